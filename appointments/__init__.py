@@ -1,0 +1,1 @@
+"""Service halls, windows, opening rules, slots, bookings, check-in and queue numbers."""

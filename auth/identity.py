@@ -1,0 +1,74 @@
+"""Identity authority adapters: does this name belong to this resident ID number?
+
+``local``: the resident registry table (demo data, CSV import, admin API) — for the embedded default
+and tests. ``http``: the population registry's verification service (JSON over HTTPS).
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import Enum
+
+import requests
+from flask import current_app
+from requests.adapters import HTTPAdapter
+from sqlalchemy import select
+from urllib3.util.retry import Retry
+
+from auth.models import Resident
+from mobile_api.errors import Problem
+from mobile_api.extensions import db
+from mobile_api.pii import blind_index
+
+log = logging.getLogger(__name__)
+
+
+class IdentityResult(str, Enum):
+    MATCH = "match"
+    MISMATCH = "mismatch"
+    NOT_FOUND = "not_found"
+
+
+class LocalIdentityAuthority:
+    def verify(self, name: str, id_number: str) -> IdentityResult:
+        resident = db.session.scalar(select(Resident).where(Resident.id_number_index == blind_index(id_number, "id_number")))
+        if resident is None:
+            return IdentityResult.NOT_FOUND
+        return IdentityResult.MATCH if resident.name == name else IdentityResult.MISMATCH
+
+
+class HttpIdentityAuthority:
+    """``POST {IDENTITY_AUTHORITY_URL}/v1/identity/verify {name, id_number}`` → ``{"result": "match"|…}``."""
+
+    def __init__(self, base_url: str, api_key: str | None, timeout: float) -> None:
+        self.base_url, self.timeout = base_url.rstrip("/"), timeout
+        self.session = requests.Session()
+        retry = Retry(total=2, backoff_factor=0.2, status_forcelist=(502, 503, 504), allowed_methods=None)
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        if api_key:
+            self.session.headers["Authorization"] = f"Bearer {api_key}"
+
+    def verify(self, name: str, id_number: str) -> IdentityResult:
+        try:
+            response = self.session.post(
+                f"{self.base_url}/v1/identity/verify", json={"name": name, "id_number": id_number}, timeout=self.timeout
+            )
+            response.raise_for_status()
+            return IdentityResult(response.json()["result"])
+        except (requests.RequestException, KeyError, ValueError) as exc:
+            log.warning("identity authority unavailable: %s", type(exc).__name__)
+            raise Problem(503, "identity_authority_unavailable", "身份核验服务暂时不可用，请稍后再试") from exc
+
+
+def get_identity_authority() -> LocalIdentityAuthority | HttpIdentityAuthority:
+    config = current_app.config
+    if config["IDENTITY_PROVIDER"] == "http":
+        authority = current_app.extensions.get("identity_authority")
+        if authority is None:  # one session (connection pool) per process
+            authority = HttpIdentityAuthority(
+                config["IDENTITY_AUTHORITY_URL"], config["IDENTITY_AUTHORITY_KEY"], config["HTTP_TIMEOUT_SECONDS"]
+            )
+            current_app.extensions["identity_authority"] = authority
+        return authority
+    return LocalIdentityAuthority()

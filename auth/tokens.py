@@ -1,0 +1,115 @@
+"""JWT issue, rotation and revocation.
+
+Access tokens are short (15 min). Refresh tokens rotate: each can be used once, and all tokens of one
+sign-in share a family id. Presenting a used refresh token again means it was copied, so the whole
+family is revoked (OAuth 2.0 Security BCP, refresh token rotation). Revocation lives in Redis when
+configured — every web process sees it at once — or in the database in the embedded default.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from sqlalchemy import delete, select, update
+
+from auth.models import RefreshToken, RevokedToken
+from mobile_api.errors import Problem
+from mobile_api.extensions import db
+from mobile_api.redis_client import get_redis
+from mobile_api.sql import insert_ignoring_conflict
+from mobile_api.timeutil import utcnow
+
+CITIZEN = "citizen"
+STAFF = "staff"
+
+
+@dataclass
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def as_dict(self) -> dict:
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+        }
+
+
+def subject_for(kind: str, principal_id: str | int) -> str:
+    return f"{'c' if kind == CITIZEN else 's'}:{principal_id}"
+
+
+def issue_tokens(kind: str, principal_id: str | int, family_id: str | None = None) -> TokenPair:
+    """Issue an access + refresh pair and record the refresh token (caller commits)."""
+    subject = subject_for(kind, principal_id)
+    family_id = family_id or uuid.uuid4().hex
+    claims = {"kind": kind, "fam": family_id}
+    access = create_access_token(identity=subject, additional_claims=claims)
+    refresh = create_refresh_token(identity=subject, additional_claims=claims)
+    decoded = decode_token(refresh)
+    db.session.add(
+        RefreshToken(
+            jti=decoded["jti"],
+            family_id=family_id,
+            subject=subject,
+            expires_at=datetime.fromtimestamp(decoded["exp"], tz=utcnow().tzinfo),
+        )
+    )
+    expires_in = int(current_app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds())
+    return TokenPair(access, refresh, expires_in)
+
+
+def rotate_refresh_token(jwt_payload: dict) -> TokenPair:
+    """Spend a refresh token and issue the next pair; a second use revokes the family."""
+    jti, family_id = jwt_payload["jti"], jwt_payload["fam"]
+    spent = db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.jti == jti, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
+        .values(used_at=utcnow())
+    ).rowcount
+    if spent != 1:
+        db.session.rollback()
+        revoke_family(family_id)
+        raise Problem(401, "refresh_token_reused", "登录状态已失效，请重新登录", "该刷新令牌已被使用，为保护您的账号，已退出所有相关登录。")
+    kind = jwt_payload["kind"]
+    principal_id = jwt_payload["sub"].split(":", 1)[1]
+    pair = issue_tokens(kind, principal_id, family_id)
+    db.session.commit()
+    return pair
+
+
+def revoke_family(family_id: str) -> None:
+    """Revoke every token of one sign-in: stored refresh tokens and, via the list, access tokens."""
+    db.session.execute(
+        update(RefreshToken).where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+    db.session.commit()
+    _add_revoked(f"fam:{family_id}", current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
+
+
+def is_revoked(jwt_payload: dict) -> bool:
+    keys = [f"jti:{jwt_payload['jti']}"]
+    if jwt_payload.get("fam"):
+        keys.append(f"fam:{jwt_payload['fam']}")
+    client = get_redis()
+    if client is not None:
+        return client.exists(*[f"revoked:{key}" for key in keys]) > 0
+    found = db.session.scalar(select(RevokedToken.key).where(RevokedToken.key.in_(keys), RevokedToken.expires_at > utcnow()).limit(1))
+    return found is not None
+
+
+def _add_revoked(key: str, ttl: timedelta) -> None:
+    client = get_redis()
+    if client is not None:
+        client.set(f"revoked:{key}", "1", ex=int(ttl.total_seconds()))
+        return
+    insert_ignoring_conflict(RevokedToken, key=key, expires_at=utcnow() + ttl)
+    db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at < utcnow()))
+    db.session.commit()

@@ -1,0 +1,1 @@
+"""Service catalog (事项), applications, pre-review, case lifecycle, deadlines, certificates, ratings."""

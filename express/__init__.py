@@ -1,0 +1,1 @@
+"""Certificate delivery by courier (证照快递): delivery orders, courier adapters, tracking webhooks."""

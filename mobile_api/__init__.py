@@ -1,0 +1,103 @@
+"""The platform: ``create_app()`` wires config, extensions, errors, logging, blueprints and Celery."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from mobile_api.config import load_config
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    from mobile_api.face_check import check_face_recognition_importable  # noqa: PLC0415
+
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(load_config(overrides))
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    from mobile_api.logging_setup import configure_logging  # noqa: PLC0415
+
+    configure_logging(app)
+    check_face_recognition_importable(app)
+    _import_models()
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_beat_jobs(app)
+
+    from mobile_api.celery_app import init_celery  # noqa: PLC0415
+
+    init_celery(app)
+
+    from mobile_api.cli import register_cli  # noqa: PLC0415
+
+    register_cli(app)
+    return app
+
+
+def _import_models() -> None:
+    """Every model module, so metadata (and Alembic autogenerate) sees every table."""
+    import appointments.models  # noqa: F401, PLC0415
+    import auth.models  # noqa: F401, PLC0415
+    import cases.models  # noqa: F401, PLC0415
+    import mobile_api.models  # noqa: F401, PLC0415
+    import notifications.models  # noqa: F401, PLC0415
+
+
+def _init_extensions(app: Flask) -> None:
+    from mobile_api import request_guards  # noqa: PLC0415
+    from mobile_api.errors import ProblemSchema, register_error_handlers  # noqa: PLC0415
+    from mobile_api.extensions import api, db, jwt, limiter, migrate  # noqa: PLC0415
+    from mobile_api.jwt_callbacks import register_jwt_callbacks  # noqa: PLC0415
+
+    db.init_app(app)
+    _configure_sqlite(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    jwt.init_app(app)
+    register_jwt_callbacks(jwt)
+    limiter.init_app(app)
+    api.ERROR_SCHEMA = ProblemSchema
+    api.init_app(app, spec_kwargs={"components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}})
+    request_guards.init_app(app)
+    # After api.init_app: our handlers replace flask-smorest's so every error is problem+json.
+    register_error_handlers(app)
+
+
+def _configure_sqlite(app: Flask) -> None:
+    """SQLite is shared by web, worker and beat processes: WAL and a busy timeout make that work."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event  # noqa: PLC0415
+
+    from mobile_api.extensions import db  # noqa: PLC0415
+
+    with app.app_context():
+        engine = db.engine
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from auth.api import auth_blp, me_blp, staff_auth_blp  # noqa: PLC0415
+    from mobile_api.calendar_api import calendar_blp  # noqa: PLC0415
+    from mobile_api.extensions import api  # noqa: PLC0415
+    from mobile_api.health import health_bp  # noqa: PLC0415
+    from notifications.api import sandbox_blp  # noqa: PLC0415
+
+    for blueprint in (health_bp, auth_blp, me_blp, staff_auth_blp, calendar_blp):
+        api.register_blueprint(blueprint)
+    if app.config["SANDBOX_MODE"]:
+        api.register_blueprint(sandbox_blp)
+
+
+def _register_beat_jobs(app: Flask) -> None:
+    from mobile_api.celery_app import add_beat_job  # noqa: PLC0415
+
+    add_beat_job(app, "sweep-stuck-notifications", "notifications.sweep_stuck", 30.0)
+    # Tasks must be imported so workers know them.
+    import notifications.tasks  # noqa: F401, PLC0415

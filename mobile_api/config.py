@@ -1,0 +1,142 @@
+"""Configuration from the environment.
+
+With no environment set the service runs on its embedded default: SQLite files under
+``instance/``, kombu's SQLAlchemy transport on a SQLite file as the Celery broker, sandbox mode on
+and demo data loaded. ``APP_ENV=production`` turns the sandbox off, switches to JSON logs and
+refuses to start with any of the development secrets below.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("INSTANCE_PATH", ROOT / "instance"))
+
+# Development-only secrets. Production refuses to start while any of them is in use.
+DEV_SECRET_KEY = "dev-secret-key-not-for-production"
+DEV_JWT_SECRET_KEY = "dev-jwt-secret-key-not-for-production-0123456789"
+DEV_PII_ENCRYPTION_KEY = "ZGV2LXBpaS1rZXktMzItYnl0ZXMtbG9uZy0wMTIzNDU="  # 32 bytes, base64
+DEV_PII_INDEX_KEY = "dev-pii-blind-index-key-not-for-production"
+DEV_WEBHOOK_SECRET = "dev-webhook-secret"
+DEV_DEMO_PASSWORD = "Demo-2026!"
+
+SECRET_DEFAULTS = {
+    "SECRET_KEY": DEV_SECRET_KEY,
+    "JWT_SECRET_KEY": DEV_JWT_SECRET_KEY,
+    "PII_ENCRYPTION_KEY": DEV_PII_ENCRYPTION_KEY,
+    "PII_INDEX_KEY": DEV_PII_INDEX_KEY,
+    "SMS_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET,
+}
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when the configuration is unsafe or incomplete."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = _env(name)
+    return int(value) if value is not None else default
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Build the Flask config mapping from the environment, then apply ``overrides``."""
+    env = _env("APP_ENV", "development")
+    production = env == "production"
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    database_url = _env("DATABASE_URL", f"sqlite:///{INSTANCE / 'mobile_api.sqlite'}")
+    redis_url = _env("REDIS_URL")
+    broker_url = _env("CELERY_BROKER_URL") or redis_url or f"sqla+sqlite:///{INSTANCE / 'celery-broker.sqlite'}"
+
+    config: dict = {
+        "APP_ENV": env,
+        "PRODUCTION": production,
+        "TESTING": False,
+        "SECRET_KEY": _env("SECRET_KEY", DEV_SECRET_KEY),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": broker_url,
+        # Celery task results are not used for control flow (state lives in the database).
+        "CELERY_RESULT_BACKEND": _env("CELERY_RESULT_BACKEND"),
+        "SANDBOX_MODE": _bool("SANDBOX_MODE", not production),
+        "LOAD_DEMO_DATA": _bool("LOAD_DEMO_DATA", not production),
+        "DEMO_PASSWORD": _env("DEMO_PASSWORD", DEV_DEMO_PASSWORD),
+        "JSON_LOGS": _bool("JSON_LOGS", production),
+        "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
+        # Bodies: uploads are capped per endpoint; this is the absolute ceiling.
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 20 * 1024 * 1024),
+        "MAX_JSON_BODY": _int("MAX_JSON_BODY", 64 * 1024),
+        # JWT
+        "JWT_SECRET_KEY": _env("JWT_SECRET_KEY", DEV_JWT_SECRET_KEY),
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=_int("JWT_ACCESS_SECONDS", 900)),
+        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=_int("JWT_REFRESH_DAYS", 30)),
+        "JWT_TOKEN_LOCATION": ["headers"],
+        "JWT_ERROR_MESSAGE_KEY": "detail",
+        # PII
+        "PII_ENCRYPTION_KEY": _env("PII_ENCRYPTION_KEY", DEV_PII_ENCRYPTION_KEY),
+        "PII_INDEX_KEY": _env("PII_INDEX_KEY", DEV_PII_INDEX_KEY),
+        # SMS sign-in codes
+        "SMS_CODE_TTL_SECONDS": _int("SMS_CODE_TTL_SECONDS", 300),
+        "SMS_CODE_RESEND_SECONDS": _int("SMS_CODE_RESEND_SECONDS", 60),
+        "SMS_CODE_MAX_ATTEMPTS": _int("SMS_CODE_MAX_ATTEMPTS", 5),
+        "SMS_CODE_DAILY_PER_PHONE": _int("SMS_CODE_DAILY_PER_PHONE", 10),
+        "SMS_CODE_DAILY_PER_IP": _env("SMS_CODE_DAILY_PER_IP", "50 per day"),
+        "IDENTITY_ATTEMPTS_LIMIT": _env("IDENTITY_ATTEMPTS_LIMIT", "10 per day"),
+        # Rate limiting (Flask-Limiter). Redis when configured, else process memory.
+        "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        # External parties
+        "SMS_PROVIDER": _env("SMS_PROVIDER", "log"),
+        "SMS_GATEWAY_URL": _env("SMS_GATEWAY_URL"),
+        "SMS_GATEWAY_KEY": _env("SMS_GATEWAY_KEY"),
+        "SMS_WEBHOOK_SECRET": _env("SMS_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET),
+        "IDENTITY_PROVIDER": _env("IDENTITY_PROVIDER", "local"),
+        "IDENTITY_AUTHORITY_URL": _env("IDENTITY_AUTHORITY_URL"),
+        "IDENTITY_AUTHORITY_KEY": _env("IDENTITY_AUTHORITY_KEY"),
+        "WECHAT_PROVIDER": _env("WECHAT_PROVIDER", "local"),
+        "WECHAT_API_BASE": _env("WECHAT_API_BASE", "https://api.weixin.qq.com"),
+        "WECHAT_APPID": _env("WECHAT_APPID", "wx-dev-appid"),
+        "WECHAT_SECRET": _env("WECHAT_SECRET", "wx-dev-secret"),
+        "HTTP_TIMEOUT_SECONDS": float(_env("HTTP_TIMEOUT_SECONDS", "5")),
+        "TIMEZONE": "Asia/Shanghai",
+        # OpenAPI (flask-smorest)
+        "API_TITLE": "掌上市民之家 API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+    }
+    if overrides:
+        config.update(overrides)
+    if config["PRODUCTION"]:
+        check_production_config(config)
+    return config
+
+
+def check_production_config(config: dict) -> None:
+    """Refuse to run production with development secrets or the embedded stores."""
+    problems = [name for name, dev in SECRET_DEFAULTS.items() if config.get(name) in (None, dev)]
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        problems.append("DATABASE_URL (SQLite is for the embedded default only)")
+    if config["SANDBOX_MODE"]:
+        problems.append("SANDBOX_MODE (must be off in production)")
+    if problems:
+        raise ConfigError("Refusing to start in production with unsafe settings: " + ", ".join(problems))

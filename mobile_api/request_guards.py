@@ -1,0 +1,35 @@
+"""Checks every request passes before a view runs: content type and body size."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, request
+
+from mobile_api.errors import Problem
+
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+ACCEPTED_MIMETYPES = {"application/json", "multipart/form-data"}
+
+
+def _check_body() -> None:
+    if request.method not in BODY_METHODS:
+        return
+    has_body = (request.content_length or 0) > 0 or request.headers.get("Transfer-Encoding") == "chunked"
+    if not has_body:
+        return
+    mimetype = request.mimetype
+    if mimetype not in ACCEPTED_MIMETYPES and not mimetype.endswith("+json"):
+        raise Problem(415, "unsupported_media_type", "不支持此内容格式，请使用 application/json", accepted=sorted(ACCEPTED_MIMETYPES))
+    if mimetype == "application/json" and (request.content_length or 0) > current_app.config["MAX_JSON_BODY"]:
+        raise Problem(413, "payload_too_large", "提交的内容太大", max_bytes=current_app.config["MAX_JSON_BODY"])
+
+
+def _drop_retry_after_on_success(response):
+    # Flask-Limiter sends Retry-After on every response; it only means something on 429/503.
+    if response.status_code < 400:
+        response.headers.pop("Retry-After", None)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_check_body)
+    app.after_request(_drop_retry_after_on_success)
