@@ -22,7 +22,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     _import_models()
     _init_extensions(app)
     _register_blueprints(app)
-    _register_beat_jobs(app)
 
     from mobile_api.celery_app import init_celery  # noqa: PLC0415
 
@@ -34,13 +33,20 @@ def create_app(overrides: dict | None = None) -> Flask:
     return app
 
 
+# Domain packages. Each may have ``models.py`` (imported so metadata and Alembic see its tables) and
+# an ``init_app(app)`` in its ``__init__.py`` that registers its blueprints, beat jobs and tasks.
+DOMAINS = ("auth", "notifications", "cases", "appointments", "express", "hotline")
+
+
 def _import_models() -> None:
-    """Every model module, so metadata (and Alembic autogenerate) sees every table."""
-    import appointments.models  # noqa: F401, PLC0415
-    import auth.models  # noqa: F401, PLC0415
-    import cases.models  # noqa: F401, PLC0415
+    import importlib  # noqa: PLC0415
+    import importlib.util  # noqa: PLC0415
+
     import mobile_api.models  # noqa: F401, PLC0415
-    import notifications.models  # noqa: F401, PLC0415
+
+    for domain in DOMAINS:
+        if importlib.util.find_spec(f"{domain}.models") is not None:
+            importlib.import_module(f"{domain}.models")
 
 
 def _init_extensions(app: Flask) -> None:
@@ -83,21 +89,15 @@ def _configure_sqlite(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from auth.api import auth_blp, me_blp, staff_auth_blp  # noqa: PLC0415
+    import importlib  # noqa: PLC0415
+
     from mobile_api.calendar_api import calendar_blp  # noqa: PLC0415
     from mobile_api.extensions import api  # noqa: PLC0415
     from mobile_api.health import health_bp  # noqa: PLC0415
-    from notifications.api import sandbox_blp  # noqa: PLC0415
 
-    for blueprint in (health_bp, auth_blp, me_blp, staff_auth_blp, calendar_blp):
+    for blueprint in (health_bp, calendar_blp):
         api.register_blueprint(blueprint)
-    if app.config["SANDBOX_MODE"]:
-        api.register_blueprint(sandbox_blp)
-
-
-def _register_beat_jobs(app: Flask) -> None:
-    from mobile_api.celery_app import add_beat_job  # noqa: PLC0415
-
-    add_beat_job(app, "sweep-stuck-notifications", "notifications.sweep_stuck", 30.0)
-    # Tasks must be imported so workers know them.
-    import notifications.tasks  # noqa: F401, PLC0415
+    for domain in DOMAINS:
+        init_domain = getattr(importlib.import_module(domain), "init_app", None)
+        if init_domain is not None:
+            init_domain(app)

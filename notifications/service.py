@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
+from typing import Any
 
 from flask import g, has_request_context
 from sqlalchemy import event, select, update
@@ -39,18 +40,22 @@ class RetryLater(Exception):
 
 
 def notify(
-    recipient: str,
+    account_or_phone: Any,
     template_code: str,
     params: dict,
     *,
     dedupe_key: str,
     urgent: bool = False,
-    account_id: str | None = None,
 ) -> str | None:
-    """Queue a message to a phone number (``recipient``), in the current transaction.
+    """Queue a message, in the current transaction, to an account (anything with ``id`` and
+    ``phone``) or to a bare phone number (before an account exists, e.g. sign-in codes).
 
     Returns the new notification's id, or None when ``dedupe_key`` was already used.
     """
+    if isinstance(account_or_phone, str):
+        account_id, recipient = None, account_or_phone
+    else:
+        account_id, recipient = account_or_phone.id, account_or_phone.phone
     template = get_template(template_code)
     template.validate(params)
     notification_id = new_notification_id()
