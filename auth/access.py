@@ -9,7 +9,7 @@ to the services, which answer 404 for another citizen's records.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from flask import g
 from flask_jwt_extended import get_jwt, verify_jwt_in_request

@@ -7,7 +7,7 @@ and tests. ``http``: the population registry's verification service (JSON over H
 from __future__ import annotations
 
 import logging
-from enum import Enum
+from enum import StrEnum
 
 import requests
 from flask import current_app
@@ -23,7 +23,7 @@ from mobile_api.pii import blind_index
 log = logging.getLogger(__name__)
 
 
-class IdentityResult(str, Enum):
+class IdentityResult(StrEnum):
     MATCH = "match"
     MISMATCH = "mismatch"
     NOT_FOUND = "not_found"

@@ -17,7 +17,8 @@ from marshmallow import ValidationError
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from stdnum.cn import ric
-from stdnum.exceptions import InvalidChecksum, InvalidComponent, ValidationError as StdnumError
+from stdnum.exceptions import InvalidChecksum, InvalidComponent
+from stdnum.exceptions import ValidationError as StdnumError
 
 from auth.identity import IdentityResult, get_identity_authority
 from auth.models import Account, CompanyBinding, Resident, SmsCode, StaffUser

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Response, request
 from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 DEMO_RESIDENTS = {
     "张伟": "330203198503120016",
