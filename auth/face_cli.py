@@ -1,0 +1,26 @@
+"""``flask identity import-photo ID_NUMBER FILE``: fill the local reference-photo register."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from marshmallow import ValidationError
+
+from mobile_api.errors import Problem
+
+
+@click.command("import-photo")
+@click.argument("id_number")
+@click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_photo(id_number: str, photo: Path) -> None:
+    """Store the reference photo (JPEG/PNG/WebP) for an ID number, encrypted."""
+    from auth.face_service import import_reference_photo  # noqa: PLC0415
+
+    try:
+        result = import_reference_photo(id_number, photo.read_bytes(), "cli", "cli")
+    except ValidationError as exc:
+        raise click.ClickException(str(exc.messages)) from None
+    except Problem as exc:
+        raise click.ClickException(f"{exc.code}: {exc.title}") from None
+    click.echo(f"reference photo saved for {result['id_number_masked']} ({result['width']}x{result['height']})")

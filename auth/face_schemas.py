@@ -1,0 +1,70 @@
+"""Request/response schemas of face verification (multipart uploads are read in the service)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+
+class ConsentRequest(Schema):
+    consent_version = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+class ConsentSchema(Schema):
+    current_version = fields.String()
+    consented = fields.Boolean()
+    consent_version = fields.String(allow_none=True)
+    granted_at = fields.DateTime(allow_none=True)
+
+
+class ChallengeRequest(Schema):
+    mode = fields.String(load_default="passive", validate=validate.OneOf(["passive", "action"]))
+
+
+class ChallengeSchema(Schema):
+    challenge_id = fields.String()
+    expires_at = fields.DateTime()
+    mode = fields.String()
+    actions = fields.List(fields.String(), metadata={"description": "turn_left / turn_right: the citizen's own left/right"})
+    min_frames = fields.Integer()
+    max_frames = fields.Integer()
+
+
+class VerificationForm(Schema):
+    challenge_id = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+class VerificationFiles(Schema):
+    frames = fields.List(fields.Raw(metadata={"type": "string", "format": "binary"}), required=True, validate=validate.Length(min=1, max=20))
+    id_card_photo = fields.Raw(metadata={"type": "string", "format": "binary", "description": "身份证人像面 (人证比对)"})
+
+
+class WaitArgs(Schema):
+    wait = fields.Float(load_default=0, validate=validate.Range(min=0, max=30), metadata={"description": "Seconds to wait for the result inline"})
+
+
+class VerificationSchema(Schema):
+    verification_id = fields.String()
+    status = fields.String(metadata={"description": "pending | passed | failed"})
+    reason = fields.String(allow_none=True)
+    reason_title = fields.String(allow_none=True)
+    method = fields.String()
+    mode = fields.String()
+    created_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+    level = fields.Integer()
+
+
+class ReferencePhotoForm(Schema):
+    id_number = fields.String(required=True, validate=validate.Length(min=15, max=20))
+
+
+class ReferencePhotoFiles(Schema):
+    photo = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+class ReferencePhotoSchema(Schema):
+    id_number_masked = fields.String()
+    content_type = fields.String()
+    width = fields.Integer()
+    height = fields.Integer()
+    source = fields.String()
