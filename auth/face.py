@@ -64,7 +64,7 @@ class FaceAnalysis:
 class QualityLimits:
     min_face_px: int = 80
     min_brightness: float = 50.0
-    min_sharpness: float = 15.0
+    min_sharpness: float = 12.0
 
 
 def inspect_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> UploadInfo:

@@ -69,7 +69,7 @@ DEFAULTS = {
     "FACE_MIN_FACE_PX": 80,
     "FACE_MIN_CARD_FACE_PX": 40,
     "FACE_MIN_BRIGHTNESS": 50.0,
-    "FACE_MIN_SHARPNESS": 15.0,
+    "FACE_MIN_SHARPNESS": 12.0,
     "FACE_MIN_YAW_CHANGE": 0.2,
     "FACE_REPLAY_MAX_BITS": 4,  # pHash bits apart that still count as the same picture
     "FACE_CLOCK_SKEW_SECONDS": 120,
@@ -424,11 +424,11 @@ def _decide(verification: FaceVerification) -> Decision:
     challenge = db.session.get(FaceChallenge, verification.challenge_id)
     try:
         frames = _decode_frames(frame_bytes)
-        _check_freshness(frames, challenge)
         _check_replay(verification, frames)
         reference, source = _reference(account, id_card)
         if reference.phash is not None and any(face.hamming(f.phash, reference.phash) <= _cfg("FACE_REPLAY_MAX_BITS") for f in frames):
             raise Refused("frame_is_reference_photo")
+        _check_freshness(frames, challenge)
         analyses = [_analyse(frame, need_yaw=challenge.mode == ACTION) for frame in frames]
     except Refused as refused:
         return Decision(FAILED, refused.reason)
