@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from marshmallow import ValidationError
+from flask.cli import with_appcontext
 
 from mobile_api.errors import Problem
 
 
 @click.command("import-photo")
+@with_appcontext
 @click.argument("id_number")
 @click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_photo(id_number: str, photo: Path) -> None:
@@ -19,8 +20,6 @@ def import_photo(id_number: str, photo: Path) -> None:
 
     try:
         result = import_reference_photo(id_number, photo.read_bytes(), "cli", "cli")
-    except ValidationError as exc:
-        raise click.ClickException(str(exc.messages)) from None
     except Problem as exc:
         raise click.ClickException(f"{exc.code}: {exc.title}") from None
     click.echo(f"reference photo saved for {result['id_number_masked']} ({result['width']}x{result['height']})")

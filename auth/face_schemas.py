@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, validate, validates
 
 
 class ConsentRequest(Schema):
@@ -56,6 +56,12 @@ class VerificationSchema(Schema):
 
 class ReferencePhotoForm(Schema):
     id_number = fields.String(required=True, validate=validate.Length(min=15, max=20))
+
+    @validates("id_number")
+    def _id_number(self, value: str, **kwargs) -> None:
+        from auth.service import check_id_number  # noqa: PLC0415
+
+        check_id_number(value)
 
 
 class ReferencePhotoFiles(Schema):

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from flask import current_app
+from marshmallow import ValidationError
 from sqlalchemy import delete, or_, select, update
 
 from auth import face, face_store
@@ -336,7 +337,10 @@ def get_verification(account: Account, verification_id: str, wait: float = 0) ->
 
 def import_reference_photo(id_number: str, data: bytes, source: str, actor: str) -> dict:
     """Put (or replace) the reference photo for an ID number in the local register, encrypted."""
-    id_number = check_id_number(id_number)
+    try:
+        id_number = check_id_number(id_number)
+    except ValidationError as exc:
+        raise Problem(422, "validation_failed", "身份证号码不正确", errors={"id_number": exc.messages}) from None
     try:
         info = face.inspect_upload(data, max_bytes=_cfg("FACE_MAX_IMAGE_BYTES"), max_pixels=_cfg("FACE_MAX_PIXELS"))
     except face.FaceImageError as exc:
