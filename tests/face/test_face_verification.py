@@ -222,3 +222,68 @@ def test_five_failures_lock_the_account_until_tomorrow(client, citizen):
     assert response.status_code == 429 and body["code"] == "face_verification_locked", body
     assert "明天" in body["title"] and body["locked_until"].endswith("T00:00:00+08:00")
     assert int(response.headers["Retry-After"]) > 0
+
+
+def test_concurrent_submissions_on_one_challenge_make_one_verification(app, live_server, citizen):
+    import threading
+
+    import requests
+
+    started = challenge(app.test_client(), citizen["headers"])
+    frame_sets = [[images.variant("obama_1.jpg"), images.variant("obama_2.jpg")] for _ in range(4)]
+    statuses: list[int] = []
+
+    def send(frames):
+        files = [("frames", (f"f{i}.jpg", f, "image/jpeg")) for i, f in enumerate(frames)]
+        response = requests.post(
+            f"{live_server}/api/v1/me/face/verifications",
+            data={"challenge_id": started["challenge_id"]}, files=files, headers=citizen["headers"], timeout=60,
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=send, args=(frames,)) for frames in frame_sets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [202, 409, 409, 409], statuses
+
+
+def test_stale_pending_verifications_and_blobs_are_purged(app):
+    from datetime import timedelta
+
+    from auth import face_store
+    from auth.face_service import purge_stale
+    from auth.models import Account, FaceBlob, FaceChallenge, FaceVerification
+    from mobile_api.extensions import db
+    from mobile_api.timeutil import city_today, utcnow
+    from tests.support import unique_phone
+
+    with app.app_context():
+        account = Account(phone=unique_phone(), level=2)
+        db.session.add(account)
+        db.session.flush()
+        old = utcnow() - timedelta(hours=1)
+        challenge_row = FaceChallenge(account_id=account.id, mode="passive", actions=[], expires_at=old, created_at=old)
+        db.session.add(challenge_row)
+        db.session.flush()
+        verification = FaceVerification(
+            account_id=account.id, challenge_id=challenge_row.id, method="authority", mode="passive",
+            frame_count=2, threshold=0.5, day=city_today(), created_at=old,
+        )
+        db.session.add(verification)
+        db.session.flush()
+        face_store.put_images(verification.id, [b"one", b"two"], None)
+        db.session.commit()
+        if app.config.get("REDIS_URL"):
+            assert face_store.count_stored(verification.id, 2) == 2  # Redis keys carry their own TTL
+        else:
+            db.session.execute(FaceBlob.__table__.update().where(FaceBlob.verification_id == verification.id).values(expires_at=old))
+            db.session.commit()
+        result = purge_stale()
+        assert result["verifications_expired"] >= 1
+        if not app.config.get("REDIS_URL"):
+            assert face_store.count_stored(verification.id, 2) == 0
+        db.session.expire_all()
+        record = db.session.get(FaceVerification, verification.id)
+        assert (record.status, record.reason) == ("failed", "images_expired")
