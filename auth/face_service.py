@@ -283,12 +283,20 @@ def submit_verification(account: Account, challenge_id: str, frames: list, id_ca
     db.session.flush()
     face_store.put_images(verification.id, frame_data, id_card)
     db.session.commit()
-    from auth.face_tasks import verify_face  # noqa: PLC0415 - tasks import this module
-
-    verify_face.delay(verification.id)
+    _publish(verification.id)
     if wait > 0:
         _wait_until_done(verification.id, min(wait, _cfg("FACE_MAX_WAIT_SECONDS")))
     return _verification_view(verification.id)
+
+
+def _publish(verification_id: str) -> None:
+    """Queue the decision. If the broker is down the row stays pending and ``purge_stale`` re-queues it."""
+    from auth.face_tasks import verify_face  # noqa: PLC0415 - tasks import this module
+
+    try:
+        verify_face.delay(verification_id)
+    except Exception:  # noqa: BLE001 - the citizen's attempt is saved; the beat job retries the publish
+        log.exception("could not queue face verification %s", verification_id)
 
 
 def _wait_until_done(verification_id: str, seconds: float) -> None:
@@ -582,4 +590,12 @@ def purge_stale() -> dict:
     for verification in stale:
         _record_decision(verification, FAILED, "images_expired", None)
     db.session.commit()
-    return {"blobs_dropped": dropped, "verifications_expired": len(stale)}
+    # Never picked up (broker was down when submitted): queue again. The task is idempotent.
+    unqueued = db.session.scalars(
+        select(FaceVerification.id).where(
+            FaceVerification.status == PENDING, FaceVerification.attempts == 0, FaceVerification.created_at < utcnow() - timedelta(seconds=30)
+        )
+    ).all()
+    for verification_id in unqueued:
+        _publish(verification_id)
+    return {"blobs_dropped": dropped, "verifications_expired": len(stale), "requeued": len(unqueued)}
