@@ -10,7 +10,7 @@ Embedded default in a temporary folder unless DATABASE_URL / REDIS_URL / CELERY_
   downscale to 800 px, HOG detection, 128-d encoding of both frames and of the reference photo, the
   distances. That is the compute floor of a verification; everything above it is our overhead
   (HTTP, upload checks, transient store, queue, worker bookkeeping, pHash/replay, quality gates).
-- api: POST /me/face/verifications?wait=5 over real HTTP, timed until the response says ``passed``.
+- api: POST /me/face/verifications?wait=5 over real HTTP (gunicorn), timed until the response says ``passed``.
 - throughput: submit a burst, time until all are decided, with one worker process and with two.
 """
 
@@ -23,8 +23,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -70,14 +68,6 @@ def stop_worker(process: subprocess.Popen) -> None:
     process.wait(timeout=60)
 
 
-def serve(app) -> str:
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_port}"
-
-
 def submit(http, base: str, headers: dict, frames: list[bytes], wait: float) -> dict:
     challenge = http.post(f"{base}/api/v1/me/face/challenges", json={}, headers=headers, timeout=10).json()
     files = [("frames", (f"f{i}.jpg", f, "image/jpeg")) for i, f in enumerate(frames)]
@@ -96,10 +86,10 @@ def main() -> None:
     parser.add_argument("--latency", type=int, default=12, help="verifications timed one by one")
     parser.add_argument("--throughput", type=int, default=24, help="verifications per burst")
     args = parser.parse_args()
-    instance = Path(tempfile.mkdtemp(prefix="face-bench-"))
-    os.environ.setdefault("INSTANCE_PATH", str(instance))
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["RATELIMIT_ENABLED"] = "0"
+    from bench.common import Server, bench_environment
+
+    os.environ.update(bench_environment())
+    instance = Path(os.environ["INSTANCE_PATH"])
     import requests
     from flask_migrate import upgrade
 
@@ -121,7 +111,8 @@ def main() -> None:
     total = args.latency + 2 + 2 * args.throughput
     print(f"preparing {total} verifications' frames (unique pictures: the replay check refuses repeats)…")
     sets = [[images.variant("obama_1.jpg"), images.variant("obama_2.jpg")] for _ in range(total)]
-    base, http = serve(app), requests.Session()
+    server = Server(dict(os.environ))  # gunicorn, 2 workers × 4 threads, as in production
+    base, http = server.url, requests.Session()
 
     # Baseline, in this process (warm-up first: the first call loads dlib's models).
     bare_pipeline(sets[0], reference)
@@ -152,6 +143,7 @@ def main() -> None:
             stop_worker(second)
     finally:
         stop_worker(worker)
+        server.stop()
 
     b_med, a_med = statistics.median(bare), statistics.median(api)
     print(f"\nlatency over {args.latency} verifications (2 frames + reference each), seconds:")
