@@ -65,7 +65,11 @@ def start_worker(name: str, log_dir: Path) -> subprocess.Popen:
 
 def stop_worker(process: subprocess.Popen) -> None:
     os.killpg(process.pid, 15)
-    process.wait(timeout=60)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)
+        process.wait()
 
 
 def submit(http, base: str, headers: dict, frames: list[bytes], wait: float) -> dict:

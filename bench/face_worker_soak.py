@@ -59,7 +59,6 @@ def make_citizens(app, count: int) -> list[dict]:
     """Level-2 accounts with consent and a reference photo, and a bearer header each."""
     from auth.face_service import grant_consent, import_reference_photo
     from auth.models import Account
-    from auth.tokens import CITIZEN, issue_tokens
     from mobile_api.extensions import db
     from mobile_api.pii import blind_index
     from tests.face import images
@@ -76,9 +75,19 @@ def make_citizens(app, count: int) -> list[dict]:
             db.session.commit()
             grant_consent(account, app.config["FACE_CONSENT_VERSION"])
             import_reference_photo(id_number, images.raw("obama_1.jpg"), "bench", "bench")
-            citizens.append({"id": account.id, "headers": {"Authorization": f"Bearer {issue_tokens(CITIZEN, account.id).access_token}"}})
+            citizens.append({"id": account.id})
             db.session.commit()
     return citizens
+
+
+def _refresh_tokens(app, people: list[dict]) -> None:
+    from auth.tokens import CITIZEN, issue_tokens
+    from mobile_api.extensions import db
+
+    with app.app_context():
+        for person in people:
+            person["headers"] = {"Authorization": f"Bearer {issue_tokens(CITIZEN, person['id']).access_token}"}
+        db.session.commit()
 
 
 def submit(client, headers: dict, frames: list[bytes]) -> str:
@@ -140,6 +149,7 @@ def soak(app, worker_pid: int, count: int, *, bad_every: int = 3, citizens: int 
     batch = 25
     started = time.monotonic()
     for start in range(0, count, batch):
+        _refresh_tokens(app, people)  # access tokens live 15 minutes; a slow machine outlives them
         for i in range(start, min(start + batch, count)):
             kind = BAD_KINDS[(i // bad_every) % len(BAD_KINDS)] if i % bad_every == bad_every - 1 else "good"
             ids.append(submit(client, people[i % len(people)]["headers"], frames_for(kind)))
@@ -203,7 +213,11 @@ def main() -> None:
         report(soak(app, worker.pid, args.count))
     finally:
         os.killpg(worker.pid, 15)
-        worker.wait(timeout=30)
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, 9)
+            worker.wait()
 
 
 if __name__ == "__main__":
