@@ -406,6 +406,7 @@ def run_verification(verification_id: str) -> str | None:
         db.session.rollback()
         decision = Decision(FAILED, "internal_error")
     try:
+        db.session.expire_all()  # see a withdrawal committed while we were deciding
         verification = db.session.get(FaceVerification, verification_id)
         if verification.status == PENDING:  # withdrawn meanwhile → leave the withdrawal's decision
             _finish(verification, decision)
