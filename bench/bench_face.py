@@ -111,6 +111,7 @@ def main() -> None:
     print(f"database {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}, broker {broker}, "
           f"transient images in {'Redis' if app.config.get('REDIS_URL') else 'the database'}")
     people = soak.make_citizens(app, 4)
+    soak.refresh_tokens(app, people)
     reference = images.raw("obama_1.jpg")
     total = args.latency + 2 + 2 * args.throughput
     print(f"preparing {total} verifications' frames (unique pictures: the replay check refuses repeats)…")
@@ -137,10 +138,12 @@ def main() -> None:
                 raise RuntimeError(f"unexpected result {body}")
             api.append(body["_seconds"])
         burst = sets[2 + args.latency : 2 + args.latency + args.throughput]
+        soak.refresh_tokens(app, people)
         one = burst_throughput(app, http, base, people[2]["headers"], burst, soak)
         second = start_worker("bench2", instance)
         try:
             burst = sets[2 + args.latency + args.throughput :]
+            soak.refresh_tokens(app, people)
             time.sleep(1)
             two = burst_throughput(app, http, base, people[3]["headers"], burst, soak)
         finally:

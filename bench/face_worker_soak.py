@@ -80,7 +80,7 @@ def make_citizens(app, count: int) -> list[dict]:
     return citizens
 
 
-def _refresh_tokens(app, people: list[dict]) -> None:
+def refresh_tokens(app, people: list[dict]) -> None:
     from auth.tokens import CITIZEN, issue_tokens
     from mobile_api.extensions import db
 
@@ -149,7 +149,7 @@ def soak(app, worker_pid: int, count: int, *, bad_every: int = 3, citizens: int 
     batch = 25
     started = time.monotonic()
     for start in range(0, count, batch):
-        _refresh_tokens(app, people)  # access tokens live 15 minutes; a slow machine outlives them
+        refresh_tokens(app, people)  # access tokens live 15 minutes; a slow machine outlives them
         for i in range(start, min(start + batch, count)):
             kind = BAD_KINDS[(i // bad_every) % len(BAD_KINDS)] if i % bad_every == bad_every - 1 else "good"
             ids.append(submit(client, people[i % len(people)]["headers"], frames_for(kind)))
