@@ -44,7 +44,7 @@ def encodings() -> list[tuple[str, str, object]]:
             continue
         for index, (location, person) in enumerate(zip(locations, people, strict=True)):
             label = name if len(people) == 1 else f"{name}#{index + 1}"
-            found.append((label, person, face_recognition.face_encodings(frame.pixels, [location], model="small")[0]))
+            found.append((label, person, face_recognition.face_encodings(frame.pixels, [location], model=face.ENCODING_LANDMARKS)[0]))
     return found
 
 
