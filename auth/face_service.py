@@ -58,7 +58,7 @@ DONE_KEY = "face:done:{}"
 DEFAULTS = {
     "FACE_CONSENT_VERSION": "2026-11",
     # 1:1 identity threshold (face_recognition's own 0.6 is for 1:N clustering). Fixtures: same person
-    # 0.03–0.44, different people 0.70–0.90 (bench/face_accuracy.py). 0.5 keeps a 0.065 margin above
+    # 0.03–0.42, different people 0.70–0.90 (bench/face_accuracy.py). 0.5 keeps a 0.08 margin above
     # the worst genuine pair and 0.2 below the closest impostor; 0.6 would halve the impostor margin.
     "FACE_MATCH_THRESHOLD": 0.5,
     "FACE_CHALLENGE_SECONDS": 180,

@@ -93,6 +93,7 @@ def main() -> None:
     from bench.common import Server, bench_environment
 
     os.environ.update(bench_environment())
+    os.environ["FACE_DAILY_FAILURES"] = "100000"  # pending attempts count against the daily limit; not measured here
     instance = Path(os.environ["INSTANCE_PATH"])
     import requests
     from flask_migrate import upgrade
