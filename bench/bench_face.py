@@ -108,6 +108,12 @@ def main() -> None:
     app = create_app()
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"), revision="heads")
+        # A scratch database reused across runs has seen pictures like ours: forget earlier frames' pHashes.
+        from auth.models import FaceFrameHash
+        from mobile_api.extensions import db
+
+        db.session.query(FaceFrameHash).delete()
+        db.session.commit()
     broker = app.config["CELERY_BROKER_URL"].split(":")[0]
     print(f"database {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}, broker {broker}, "
           f"transient images in {'Redis' if app.config.get('REDIS_URL') else 'the database'}")
