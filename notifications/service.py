@@ -455,7 +455,8 @@ def sweep_stuck(stuck_after: timedelta | None = None) -> int:
     """Publish what is due or stuck (broker was down, worker died, deferral over); settle rows a dead
     worker left ``sending`` by asking the gateways whether they got them. Returns rows published."""
     now = utcnow()
-    stuck_after = stuck_after or timedelta(seconds=current_app.config["NOTIFY_STUCK_SECONDS"])
+    if stuck_after is None:
+        stuck_after = timedelta(seconds=current_app.config["NOTIFY_STUCK_SECONDS"])
     cutoff = now - stuck_after
     due = db.session.execute(
         select(Notification.id, Notification.urgent)

@@ -1,0 +1,124 @@
+"""Local HTTP servers speaking the SMS gateway protocol (notifications/channels.py) and WeChat's API.
+
+They run in the test process on loopback ports; workers in other processes talk to them over real
+HTTP, and the tests read what they received (counts per reference prove "never sent twice").
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import Counter
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+
+class _Server:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def _wsgi(self, environ, start_response):
+        return self.handle(Request(environ))(environ, start_response)
+
+    def handle(self, request: Request) -> Response:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def _json(body: dict, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+class FakeSmsGateway(_Server):
+    """``mode``: ok | error (500) | timeout (answers after ``delay`` s, having received it) | reject (400)."""
+
+    def __init__(self, name: str, api_key: str) -> None:
+        super().__init__()
+        self.name, self.api_key = name, api_key
+        self.mode, self.delay = "ok", 1.0
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.mode = "ok"
+            self.posts: Counter[str] = Counter()  # every POST, by reference
+            self.accepted: dict[str, dict] = {}  # reference → {"message_id", "phone", "content"}
+            self.ids = itertools.count(1)
+
+    def handle(self, request: Request) -> Response:
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _json({"error": "unauthorized"}, 401)
+        if request.method == "GET" and request.path.startswith("/v1/sms/"):
+            found = self.accepted.get(request.path.rsplit("/", 1)[1])
+            return _json({"message_id": found["message_id"], "status": "accepted"}) if found else _json({"error": "not_found"}, 404)
+        if request.method != "POST" or request.path != "/v1/sms":
+            return _json({"error": "not_found"}, 404)
+        body = request.get_json()
+        with self.lock:
+            self.posts[body["reference"]] += 1
+            mode = self.mode
+        if mode == "error":
+            return _json({"error": "internal"}, 500)
+        if mode == "reject":
+            return _json({"error": "invalid_phone"}, 400)
+        if mode == "timeout":
+            time.sleep(self.delay)
+        with self.lock:
+            message_id = f"{self.name}-{next(self.ids)}"
+            self.accepted[body["reference"]] = {"message_id": message_id, "phone": body["phone"], "content": body["content"]}
+        return _json({"message_id": message_id})
+
+    def sent_twice(self) -> list[str]:
+        return [reference for reference, count in self.posts.items() if count > 1]
+
+
+class FakeWeChat(_Server):
+    """``/cgi-bin/token`` and ``/cgi-bin/message/subscribe/send`` as WeChat answers them."""
+
+    def __init__(self, appid: str, secret: str) -> None:
+        super().__init__()
+        self.appid, self.secret = appid, secret
+        self.reset()
+
+    def reset(self, expires_in: int = 7200) -> None:
+        with self.lock:
+            self.expires_in = expires_in
+            self.token_fetches = 0
+            self.current_token: str | None = None
+            self.refused: set[str] = set()
+            self.sent: list[dict] = []
+            self.token_delay = 0.0
+
+    def revoke_token(self) -> None:
+        """WeChat invalidates the old token (e.g. another server fetched a new one)."""
+        with self.lock:
+            self.current_token = "revoked-elsewhere"
+
+    def handle(self, request: Request) -> Response:
+        if request.path == "/cgi-bin/token":
+            if request.args.get("appid") != self.appid or request.args.get("secret") != self.secret:
+                return _json({"errcode": 40013, "errmsg": "invalid appid"})
+            time.sleep(self.token_delay)
+            with self.lock:
+                self.token_fetches += 1
+                self.current_token = f"token-{self.token_fetches}"
+                return _json({"access_token": self.current_token, "expires_in": self.expires_in})
+        if request.path == "/cgi-bin/message/subscribe/send" and request.method == "POST":
+            if request.args.get("access_token") != self.current_token:
+                return _json({"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"})
+            body = request.get_json()
+            if body["touser"] in self.refused:
+                return _json({"errcode": 43101, "errmsg": "user refuse to accept the msg"})
+            with self.lock:
+                self.sent.append(body)
+                return _json({"errcode": 0, "errmsg": "ok", "msgid": len(self.sent)})
+        return _json({"errcode": 404, "errmsg": "not found"}, 404)
