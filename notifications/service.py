@@ -35,6 +35,7 @@ from notifications.channels import (
     configured_gateways,
     get_sms_gateway,
     record_outcome,
+    sms_segments,
 )
 from notifications.models import (
     FAILED_STATUSES,
@@ -288,7 +289,7 @@ def _send_claimed(notification: Notification, template: Template, params: dict) 
             )
             db.session.commit()
             return "created"
-        result = _send_sms(notification, text)  # raises RetryLater; None when it failed for good
+        result = _already_at_a_gateway(notification) or _send_sms(notification, text)  # RetryLater; None: failed for good
         if result is None:
             return _load(notification.id).status
         return _record_sent(notification, "sms", result)
@@ -352,6 +353,24 @@ def _rate_limited_until(notification: Notification) -> datetime | None:
         return None
     counters.hit(f"rate:sms:{notification.phone}", window, amount=-1)  # it was not sent after all
     return counters.window_end(window)
+
+
+def _already_at_a_gateway(notification: Notification) -> SendResult | None:
+    """After a timeout the gateway may have accepted the message anyway: ask before sending again."""
+    if notification.attempts < 2 or "timeout" not in (notification.last_error or ""):
+        return None
+    for gateway in all_sms_gateways():
+        try:
+            reference = gateway.lookup(notification.id)
+        except ChannelError:
+            continue
+        if reference:
+            return SendResult(gateway.name, reference, sms_segments(template_text(notification)))
+    return None
+
+
+def template_text(notification: Notification) -> str:
+    return get_template(notification.template_code).render(json.loads(notification.params))
 
 
 def _send_sms(notification: Notification, text: str) -> SendResult | None:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import threading
 import time
+import uuid
 from collections import Counter
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per fake gateway request
 
 
 class _Server:
@@ -39,7 +43,8 @@ def _json(body: dict, status: int = 200) -> Response:
 
 
 class FakeSmsGateway(_Server):
-    """``mode``: ok | error (500) | timeout (answers after ``delay`` s, having received it) | reject (400)."""
+    """``mode``: ok | error (500) | reject (400) | timeout (accepts it, but answers only after
+    ``delay`` s) | hang (answers 503 after ``delay`` s, without accepting it)."""
 
     def __init__(self, name: str, api_key: str) -> None:
         super().__init__()
@@ -70,10 +75,12 @@ class FakeSmsGateway(_Server):
             return _json({"error": "internal"}, 500)
         if mode == "reject":
             return _json({"error": "invalid_phone"}, 400)
-        if mode == "timeout":
+        if mode in ("timeout", "hang"):
             time.sleep(self.delay)
+        if mode == "hang":
+            return _json({"error": "overloaded"}, 503)
         with self.lock:
-            message_id = f"{self.name}-{next(self.ids)}"
+            message_id = f"{self.name}-{next(self.ids)}-{uuid.uuid4().hex[:8]}"
             self.accepted[body["reference"]] = {"message_id": message_id, "phone": body["phone"], "content": body["content"]}
         return _json({"message_id": message_id})
 
