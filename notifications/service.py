@@ -198,12 +198,24 @@ def publish(pending: list[tuple[str, bool]]) -> int:
         published.append(notification_id)
     if published:
         # A separate connection: the caller's transaction is already committed.
+        now = utcnow()
         with db.engine.begin() as connection:
+            newly_queued = connection.execute(
+                update(Notification)
+                .where(Notification.id.in_(published), Notification.status == "created")
+                .values(status="queued", updated_at=now)
+                .returning(Notification.id)
+            ).scalars().all()
             connection.execute(
                 update(Notification)
-                .where(Notification.id.in_(published), Notification.status.in_(("created", "queued")))
-                .values(status="queued", updated_at=utcnow())
+                .where(Notification.id.in_(published), Notification.status == "queued", Notification.id.not_in(newly_queued))
+                .values(updated_at=now)
             )
+            if newly_queued:
+                connection.execute(
+                    NotificationEvent.__table__.insert(),
+                    [{"notification_id": nid, "status": "queued", "detail": None, "at": now} for nid in newly_queued],
+                )
     return len(published)
 
 

@@ -42,7 +42,7 @@ def test_rolled_back_transaction_sends_nothing_and_committed_one_is_queued(app_c
     notification_id = service.notify(phone, "notifications.sms_notice", {"content": "提交"}, dedupe_key=_key())
     db.session.commit()  # after_commit publishes to the broker and marks the row queued
     assert _row(notification_id).status == "queued"
-    assert _history(notification_id) == ["created"]
+    assert _history(notification_id) == ["created", "queued"]
 
 
 def test_same_dedupe_key_twice_makes_one_message(app_context):
@@ -99,7 +99,7 @@ def test_send_with_local_gateway_records_history_segments_and_sandbox(app_contex
     assert (row.channel, row.provider, row.attempts) == ("sms", "log", 1)
     assert row.segments == sms_segments("【掌上市民之家】" + content) == 2
     assert row.final_at is not None and row.sent_at is not None
-    assert _history(notification_id) == ["created", "sending", "sent", "delivered"]
+    assert _history(notification_id) == ["created", "queued", "sending", "sent", "delivered"]
     # A duplicate task (redelivery, sweep) changes nothing and sends nothing.
     assert service.send(notification_id) == "delivered"
     sandbox = db.session.scalars(select(SandboxMessage).where(SandboxMessage.recipient == phone)).all()
@@ -183,7 +183,7 @@ def test_per_recipient_sms_rate_limit_defers_the_eleventh_but_never_codes(app_co
     assert statuses == ["delivered"] * 10 + ["created", "delivered"]
     limited = _row(ids[-1])
     assert limited.deliver_after > utcnow() and limited.attempts == 0
-    assert _history(ids[-1]) == ["created", "sending", "created"]
+    assert _history(ids[-1]) == ["created", "queued", "sending", "created"]
     assert db.session.scalar(
         select(NotificationEvent.detail).where(NotificationEvent.notification_id == ids[-1]).order_by(NotificationEvent.id.desc())
     ).startswith("rate limited")
