@@ -136,19 +136,30 @@ class _Recipient:
         self.id, self.phone, self.wechat_openid = id, phone, wechat_openid
 
 
+class ChannelWorker(CeleryWorker):
+    """A worker started (and restarted after kill -9) with extra environment."""
+
+    def __init__(self, settings: dict[str, str]) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def start(self) -> None:
+        saved = dict(os.environ)
+        os.environ.update(self.settings)
+        try:
+            super().start()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
 @pytest.fixture(scope="module")
 def channel_worker(app, fake_channels, celery_worker):
     """A real worker whose channels are the local fakes. The session worker (log gateway) is paused
     meanwhile: both consume the same queues."""
     celery_worker.stop()
-    worker = CeleryWorker()
-    saved = dict(os.environ)
-    os.environ.update(channel_settings(*fake_channels))
-    try:
-        worker.start()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    worker = ChannelWorker(channel_settings(*fake_channels))
+    worker.start()
     yield worker
     worker.stop()
     celery_worker.start()

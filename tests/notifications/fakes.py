@@ -6,14 +6,18 @@ HTTP, and the tests read what they received (counts per reference prove "never s
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
 import logging
+import queue
 import threading
 import time
 import uuid
 from collections import Counter
 
+import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -50,7 +54,36 @@ class FakeSmsGateway(_Server):
         super().__init__()
         self.name, self.api_key = name, api_key
         self.mode, self.delay = "ok", 1.0
+        self.receipt_url: str | None = None
+        self.receipt_secret = ""
+        self.receipts: queue.Queue = queue.Queue()
+        self.receipts_answered: Counter[int] = Counter()
         self.reset()
+        threading.Thread(target=self._send_receipts, daemon=True).start()
+
+    def send_receipts_to(self, base_url: str | None, secret: str = "") -> None:
+        """After accepting a message, report it delivered to ``{base_url}/api/v1/webhooks/sms/<name>``."""
+        self.receipt_url = f"{base_url}/api/v1/webhooks/sms/{self.name}" if base_url else None
+        self.receipt_secret = secret
+
+    def _send_receipts(self) -> None:
+        http = requests.Session()
+        while True:
+            message_id, tries = self.receipts.get()
+            url = self.receipt_url
+            if url is None:
+                continue
+            body = json.dumps({"message_id": message_id, "status": "delivered"}).encode()
+            timestamp = str(int(time.time()))
+            signature = hmac.new(self.receipt_secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+            headers = {"Content-Type": "application/json", "X-Sms-Timestamp": timestamp, "X-Sms-Signature": signature}
+            try:
+                status = http.post(url, data=body, headers=headers, timeout=10).status_code
+            except requests.RequestException:
+                status = 0
+            self.receipts_answered[status] += 1
+            if status != 200 and tries < 100:  # e.g. 404: the sender has not recorded the message id yet
+                threading.Timer(0.2, self.receipts.put, args=((message_id, tries + 1),)).start()
 
     def reset(self) -> None:
         with self.lock:
@@ -82,6 +115,8 @@ class FakeSmsGateway(_Server):
         with self.lock:
             message_id = f"{self.name}-{next(self.ids)}-{uuid.uuid4().hex[:8]}"
             self.accepted[body["reference"]] = {"message_id": message_id, "phone": body["phone"], "content": body["content"]}
+        if self.receipt_url:
+            self.receipts.put((message_id, 0))
         return _json({"message_id": message_id})
 
     def sent_twice(self) -> list[str]:
