@@ -25,16 +25,16 @@ def _send(task, notification_id: str) -> str:
         return service.send(notification_id)
     except service.RetryLater as exc:
         countdown = backoff_seconds(exc.attempts, current_app.config["NOTIFY_RETRY_BASE_SECONDS"])
-        # The service decides when to give up (NOTIFY_MAX_ATTEMPTS); Celery only schedules the retry.
-        raise task.retry(countdown=countdown, max_retries=None) from exc
+        raise task.retry(countdown=countdown) from exc
 
 
-@celery.task(name="notifications.send", bind=True, acks_late=True, reject_on_worker_lost=True)
+# max_retries=None: the service decides when to give up (NOTIFY_MAX_ATTEMPTS), not Celery's default of 3.
+@celery.task(name="notifications.send", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def send_notification(self, notification_id: str) -> str:
     return _send(self, notification_id)
 
 
-@celery.task(name="notifications.send_urgent", bind=True, acks_late=True, reject_on_worker_lost=True)
+@celery.task(name="notifications.send_urgent", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def send_urgent_notification(self, notification_id: str) -> str:
     return _send(self, notification_id)
 

@@ -157,9 +157,10 @@ class ChannelWorker(CeleryWorker):
 def channel_worker(app, fake_channels, celery_worker):
     """A real worker whose channels are the local fakes. The session worker (log gateway) is paused
     meanwhile: both consume the same queues."""
-    celery_worker.stop()
+    celery_worker.stop(sig=9)  # idle; a warm shutdown of the SQL-broker worker can take its full 30 s
     worker = ChannelWorker(channel_settings(*fake_channels))
     worker.start()
     yield worker
-    worker.stop()
+    # SIGKILL: a warm shutdown would wait for retries it holds; every test here settles its own rows.
+    worker.stop(sig=9)
     celery_worker.start()
