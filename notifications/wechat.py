@@ -173,6 +173,12 @@ def _db_token(client: HttpWeChat, stale: str | None) -> str | None:
     db.session.commit()
     if not elected:
         return None
+    row = db.session.get(ChannelToken, name, populate_existing=True)
+    if row.value and row.expires_at > utcnow() and row.value != stale:  # refreshed while we looked
+        token = row.value
+        db.session.execute(update(ChannelToken).where(ChannelToken.name == name).values(refreshing_until=None))
+        db.session.commit()
+        return token
     try:
         token, expires_in = client.fetch_token()
     except ChannelError:

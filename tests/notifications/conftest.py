@@ -153,14 +153,33 @@ class ChannelWorker(CeleryWorker):
             os.environ.update(saved)
 
 
+def _running_session_worker(request) -> CeleryWorker | None:
+    """The session's ``celery_worker`` if an earlier test module started it (without starting it)."""
+    fixturedefs = request._fixturemanager.getfixturedefs("celery_worker", request.node) or ()
+    for fixturedef in fixturedefs:
+        cached = getattr(fixturedef, "cached_result", None)
+        if cached and cached[0] is not None and cached[0].process is not None:
+            return cached[0]
+    return None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def paused_session_worker(request):
+    """These tests send in-process or through their own worker: the session worker (log gateway),
+    if running, would race them for the same queues. Paused per module, restarted afterwards."""
+    worker = _running_session_worker(request)
+    if worker is not None:
+        worker.stop(sig=9)  # idle; a warm shutdown of the SQL-broker worker can take its full 30 s
+    yield
+    if worker is not None:
+        worker.start()
+
+
 @pytest.fixture(scope="module")
-def channel_worker(app, fake_channels, celery_worker):
-    """A real worker whose channels are the local fakes. The session worker (log gateway) is paused
-    meanwhile: both consume the same queues."""
-    celery_worker.stop(sig=9)  # idle; a warm shutdown of the SQL-broker worker can take its full 30 s
+def channel_worker(app, fake_channels, paused_session_worker):
+    """A real worker whose channels are the local fakes."""
     worker = ChannelWorker(channel_settings(*fake_channels))
     worker.start()
     yield worker
     # SIGKILL: a warm shutdown would wait for retries it holds; every test here settles its own rows.
     worker.stop(sig=9)
-    celery_worker.start()
