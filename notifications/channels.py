@@ -183,7 +183,10 @@ def sms_gateways_by_health() -> list[SmsGateway]:
 
 
 def record_outcome(name: str, ok: bool) -> None:
-    """Count one attempt at gateway ``name`` (through the caller's session when there is no Redis)."""
+    """Count one attempt at gateway ``name`` (through the caller's session when there is no Redis).
+    With a single gateway there is nothing to fail over to, and nothing is counted."""
+    if len(configured_gateways()) < 2:
+        return
     window = _health_window()
     counters.hit(f"sms:{name}:attempts", window)
     if not ok:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from mobile_api.extensions import db
 from mobile_api.redis_client import get_redis
-from mobile_api.sql import insert_ignoring_conflict
 from mobile_api.timeutil import utcnow
 from notifications.models import ChannelCounter
 
@@ -43,9 +43,13 @@ def hit(name: str, window_seconds: int, amount: int = 1) -> int:
         pipe.expire(key, window_seconds * 3)
         return int(pipe.execute()[0])
     expires = utcnow() + timedelta(seconds=window_seconds * 3)
-    insert_ignoring_conflict(ChannelCounter, key=key, count=0, expires_at=expires)
-    db.session.execute(update(ChannelCounter).where(ChannelCounter.key == key).values(count=ChannelCounter.count + amount))
-    return db.session.scalar(select(ChannelCounter.count).where(ChannelCounter.key == key)) or 0
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(ChannelCounter).values(key=key, count=amount, expires_at=expires)
+    statement = statement.on_conflict_do_update(
+        index_elements=[ChannelCounter.key], set_={"count": ChannelCounter.count + statement.excluded.count}
+    ).returning(ChannelCounter.count)
+    return db.session.execute(statement).scalar_one()
 
 
 def read(name: str, window_seconds: int, windows: int = 1) -> int:

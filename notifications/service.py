@@ -247,7 +247,11 @@ def _load(notification_id: str) -> Notification | None:
 
 
 def send(notification_id: str) -> str:
-    """Send one notification if nobody else is sending it. Returns the resulting status."""
+    """Send one notification if nobody else is sending it. Returns the resulting status.
+
+    Write transactions per SMS: the claim (with the recipient's rate-limit count), then the result.
+    No transaction is open while a gateway is called.
+    """
     now = utcnow()
     claimed = _transition(
         notification_id,
@@ -255,12 +259,10 @@ def send(notification_id: str) -> str:
         where=or_(Notification.deliver_after.is_(None), Notification.deliver_after <= now + timedelta(seconds=1)),
         attempts=Notification.attempts + 1,
     )
-    db.session.commit()
     notification = _load(notification_id)
-    if notification is None:
-        return "missing"
     if not claimed:
-        return notification.status
+        db.session.commit()
+        return notification.status if notification is not None else "missing"
     try:
         template = get_template(notification.template_code)
     except TemplateError as exc:
@@ -270,7 +272,11 @@ def send(notification_id: str) -> str:
     if too_old:
         _finish(notification, "permanent_failure", too_old, inbox=False)
         return "permanent_failure"
-    return _send_claimed(notification, template, json.loads(notification.params))
+    channels, skipped = _usable_push_channels(notification, template)
+    if channels[:1] == ["sms"] and _deferred_by_rate_limit(notification):  # counted in the claim's transaction
+        return "created"
+    db.session.commit()
+    return _send_claimed(notification, template, json.loads(notification.params), channels, skipped)
 
 
 def _age_limit_exceeded(notification: Notification, template: Template, now: datetime) -> str | None:
@@ -283,24 +289,19 @@ def _age_limit_exceeded(notification: Notification, template: Template, now: dat
     return f"expired: not sent within {limit} s (age {int(age)} s)" if age > limit else None
 
 
-def _send_claimed(notification: Notification, template: Template, params: dict) -> str:
+def _send_claimed(notification: Notification, template: Template, params: dict, channels: list[str], skipped: list[str]) -> str:
     text = template.render(params)
-    channels, skipped = _usable_push_channels(notification, template)
-    for channel in channels:
+    for position, channel in enumerate(channels):
         if channel == "wechat":
             result = _send_wechat(notification, template, params, text)
             if result is not None:
                 return _record_sent(notification, "wechat", result)
             skipped.append("wechat: fell back")
             continue
-        limited_until = _rate_limited_until(notification)
-        if limited_until is not None:
-            _transition(
-                notification.id, "created", f"rate limited: deferred to {limited_until.isoformat()}",
-                deliver_after=limited_until, attempts=Notification.attempts - 1,
-            )
+        if position > 0:  # SMS as a fallback: not counted against the rate limit yet
+            if _deferred_by_rate_limit(notification):
+                return "created"
             db.session.commit()
-            return "created"
         result = _already_at_a_gateway(notification) or _send_sms(notification, text)  # RetryLater; None: failed for good
         if result is None:
             return _load(notification.id).status
@@ -353,18 +354,23 @@ def _send_wechat(notification: Notification, template: Template, params: dict, t
         return None
 
 
-def _rate_limited_until(notification: Notification) -> datetime | None:
-    """Per-recipient SMS limit for non-urgent messages (shared by all workers)."""
+def _deferred_by_rate_limit(notification: Notification) -> bool:
+    """Per-recipient SMS limit for non-urgent messages (shared by all workers). Over the limit, the
+    message goes back to the outbox until the window ends (committed); else the caller commits."""
     if notification.urgent:
-        return None
+        return False
     config = current_app.config
     window = config["NOTIFY_SMS_RATE_WINDOW_SECONDS"]
-    count = counters.hit(f"rate:sms:{notification.phone}", window)
-    if count <= config["NOTIFY_SMS_PER_RECIPIENT"]:
-        db.session.commit()
-        return None
+    if counters.hit(f"rate:sms:{notification.phone}", window) <= config["NOTIFY_SMS_PER_RECIPIENT"]:
+        return False
     counters.hit(f"rate:sms:{notification.phone}", window, amount=-1)  # it was not sent after all
-    return counters.window_end(window)
+    limited_until = counters.window_end(window)
+    _transition(
+        notification.id, "created", f"rate limited: deferred to {limited_until.isoformat()}",
+        deliver_after=limited_until, attempts=Notification.attempts - 1,
+    )
+    db.session.commit()
+    return True
 
 
 def _already_at_a_gateway(notification: Notification) -> SendResult | None:
