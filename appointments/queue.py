@@ -187,7 +187,7 @@ def _called_ticket(staff: StaffUser, hall_id: int, ticket_id: int) -> Ticket:
     if ticket is None or ticket.hall_id != hall_id:
         raise Problem(404, "ticket_not_found", "号码不存在")
     if ticket.status != CALLED:
-        raise Problem(409, "ticket_not_called", "该号码当前不在叫号状态", status=ticket.status)
+        raise Problem(409, "ticket_not_called", "该号码当前不在叫号状态", current_status=ticket.status)
     return ticket
 
 

@@ -336,7 +336,7 @@ def get_booking(account: Account, booking_id: str) -> dict:
 
 def _check_cancellable(booking: Booking, now: datetime) -> None:
     if booking.status != BOOKED:
-        raise Problem(409, "appointment_not_active", "该预约已取消、已签到或已过期", status=booking.status)
+        raise Problem(409, "appointment_not_active", "该预约已取消、已签到或已过期", current_status=booking.status)
     if booking.start - now < timedelta(minutes=_cfg("CANCEL_BEFORE_MINUTES")):
         hours = _cfg("CANCEL_BEFORE_MINUTES") // 60
         raise Problem(409, "too_late_to_change", f"预约开始前{hours}小时内不能取消或改约")
@@ -440,7 +440,7 @@ def accept_offer(account: Account, entry_id: str, now: datetime | None = None) -
     now = now or utcnow()
     entry = _own_entry(account, entry_id)
     if entry.status != WL_OFFERED:
-        raise Problem(409, "no_open_offer", "当前没有为您保留的名额", status=entry.status)
+        raise Problem(409, "no_open_offer", "当前没有为您保留的名额", current_status=entry.status)
     _check_may_book(account, entry.item_code, now)
     slot = db.session.get(Slot, entry.offered_slot_id)
     booking_id = new_public_id()
@@ -581,7 +581,7 @@ def check_in(account: Account, booking_id: str, now: datetime | None = None) -> 
     if existing is not None:
         return ticket_status(existing)
     if booking.status != BOOKED:
-        raise Problem(409, "appointment_not_active", "该预约已取消或已过期，不能签到", status=booking.status)
+        raise Problem(409, "appointment_not_active", "该预约已取消或已过期，不能签到", current_status=booking.status)
     opens = booking.start - timedelta(minutes=_cfg("CHECKIN_EARLY_MINUTES"))
     closes = booking.start + timedelta(minutes=_cfg("CHECKIN_LATE_MINUTES"))
     if not opens <= now <= closes:
