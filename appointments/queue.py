@@ -149,7 +149,7 @@ def call_next(staff: StaffUser, hall_id: int, window_id: int, now: datetime | No
     while True:
         candidate = _next_candidate(window, day, postgres)
         if candidate is None:
-            db.session.commit()
+            db.session.rollback()  # the window keeps its current ticket on the display
             raise Problem(409, "queue_empty", "当前没有等候的号码")
         claimed = db.session.execute(
             update(Ticket).where(Ticket.id == candidate, Ticket.status == WAITING).values(status=CALLED, window_id=window.id, called_at=now),

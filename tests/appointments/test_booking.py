@@ -90,8 +90,8 @@ def test_book_replay_list_and_confirmation(app, client, hall, citizen):
     assert [item["id"] for item in listing["items"]] == [body["id"]]
     assert client.get(f"/api/v1/appointments/{body['id']}", headers=citizen["headers"]).get_json()["code"] == body["code"]
 
-    from notifications.models import Notification
     from mobile_api.extensions import db
+    from notifications.models import Notification
 
     row = db.session.scalar(select(Notification).where(Notification.dedupe_key == f"appointments:{body['id']}:booked"))
     assert row is not None and row.account_id == citizen["id"]
