@@ -293,3 +293,46 @@ def test_offer_nobody_takes_frees_the_place(client, app_context):
     assert left.status_code == 200 and left.get_json()["status"] == "left"
     assert _remaining(client, small["id"], slot["start"]) == 1
     assert service.expire_offers(now=utcnow() + timedelta(hours=1)) == 0
+
+
+def test_rate_limits_per_citizen_and_per_address(app, client, hall):
+    slots = first_free_slots(client, hall["id"], count=3)
+    saved = app.config["APPOINTMENTS_BOOKING_LIMIT"], app.config["APPOINTMENTS_BOOKING_IP_LIMIT"]
+    app.config["APPOINTMENTS_BOOKING_LIMIT"], app.config["APPOINTMENTS_BOOKING_IP_LIMIT"] = "2 per minute", "4 per minute"
+    try:
+        eager = create_citizen()
+        answers = [_book(client, eager, hall["id"], slot["start"]).status_code for slot in slots]
+        assert answers == [201, 409, 429]  # the second is refused by the rules, the third by the limit
+        limited = _book(client, eager, hall["id"], slots[0]["start"])
+        assert limited.get_json()["code"] == "too_many_requests" and "Retry-After" in limited.headers
+        other = create_citizen()  # same address: its budget (4) is nearly spent
+        assert _book(client, other, hall["id"], slots[1]["start"]).status_code == 429
+    finally:
+        app.config["APPOINTMENTS_BOOKING_LIMIT"], app.config["APPOINTMENTS_BOOKING_IP_LIMIT"] = saved
+
+
+def test_same_citizen_many_keys_at_once_books_once(app, hall, citizen):
+    """A phone retrying with fresh keys on a flaky network: threads racing, one booking survives."""
+    import threading
+
+    from appointments.models import Booking
+    from mobile_api.extensions import db
+
+    starts = [slot["start"] for slot in first_free_slots(app.test_client(), hall["id"], count=8)]
+    results = []
+    barrier = threading.Barrier(len(starts))
+
+    def attempt(start):
+        test_client = app.test_client()
+        test_client.environ_base["REMOTE_ADDR"] = "10.9.9.9"
+        barrier.wait()
+        results.append(_book(test_client, citizen, hall["id"], start).status_code)
+
+    threads = [threading.Thread(target=attempt, args=(start,)) for start in starts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [201] + [409] * (len(starts) - 1)
+    db.session.expire_all()
+    assert len(db.session.scalars(select(Booking).where(Booking.account_id == citizen["id"], Booking.status == "booked")).all()) == 1
