@@ -5,9 +5,8 @@ Revises: 0001_foundation
 Create Date: 2026-11-23 12:13:16.176408
 
 """
+import sqlalchemy as sa
 from alembic import op
-import sqlalchemy as sa
-import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0005_appointments'
