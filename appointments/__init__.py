@@ -12,6 +12,8 @@ DEFAULTS: dict[str, int | str] = {
     "APPOINTMENTS_MAX_ACTIVE": 3,
     "APPOINTMENTS_CANCEL_BEFORE_MINUTES": 120,
     "APPOINTMENTS_OFFER_HOLD_MINUTES": 15,
+    # A cancelled place nobody waits for is held back this long before anyone may book it (0 = never).
+    "APPOINTMENTS_RELEASE_DELAY_MINUTES": 30,
     "APPOINTMENTS_CHECKIN_EARLY_MINUTES": 30,
     "APPOINTMENTS_CHECKIN_LATE_MINUTES": 15,
     "APPOINTMENTS_NO_SHOW_LIMIT": 3,

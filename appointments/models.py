@@ -133,6 +133,21 @@ class Slot(db.Model):
     held: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class PlaceRelease(db.Model):
+    """A place given back with nobody waiting: kept out of reach until ``release_at``, then freed.
+
+    Against slot trading (as Munich's ZMS does): a place cancelled by one account cannot be
+    grabbed a second later by an accomplice; it returns to everybody at the same time.
+    """
+
+    __tablename__ = "appointment_place_releases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_slots.id", ondelete="CASCADE"))
+    release_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class Booking(db.Model):
     __tablename__ = "appointments"
     __table_args__ = (

@@ -32,9 +32,11 @@ from appointments.models import (
     BookingBan,
     Hall,
     OpeningRule,
+    PlaceRelease,
     Slot,
     Ticket,
     WaitlistEntry,
+    Window,
     new_booking_code,
     new_public_id,
 )
@@ -121,8 +123,6 @@ def list_halls(item_code: str | None, lat: float | None, lng: float | None, page
 def hall_detail(hall_id: int) -> dict:
     hall = hall_or_404(hall_id)
     rules = db.session.scalars(select(OpeningRule).where(OpeningRule.hall_id == hall_id).order_by(OpeningRule.weekday))
-    from appointments.models import Window  # noqa: PLC0415
-
     windows = db.session.scalars(select(Window).where(Window.hall_id == hall_id, Window.active.is_(True)).order_by(Window.id))
     return {
         **hall_summary(hall),
@@ -517,10 +517,16 @@ def _offer_to_next(slot: Slot, now: datetime) -> bool:
 
 
 def _give_back_place(slot_id: int, now: datetime) -> None:
-    """A booking ended: keep its place for the first in line, or free it for anyone."""
+    """A booking ended: its place goes to the first in line; with nobody waiting it is held back for
+    ``RELEASE_DELAY_MINUTES`` (against slot trading) and then freed by the beat job."""
     slot = db.session.get(Slot, slot_id)
     if _offer_to_next(slot, now):
         slots.hold_released_place(slot_id)
+        return
+    delay = timedelta(minutes=_cfg("RELEASE_DELAY_MINUTES"))
+    if delay and slot.start - now > delay:
+        slots.hold_released_place(slot_id)
+        db.session.add(PlaceRelease(slot_id=slot_id, release_at=now + delay, done=False))
     else:
         slots.release_place(slot_id)
 
@@ -533,8 +539,10 @@ def _pass_on_hold(slot_id: int, now: datetime) -> None:
 
 
 def expire_offers(now: datetime | None = None) -> int:
-    """Beat job: offers not accepted in time pass to the next in line. Idempotent, safe to run twice at once."""
+    """Beat job: offers not accepted in time pass to the next in line, and places held back after a
+    cancellation are offered to the waitlist or freed. Idempotent, safe to run twice at once."""
     now = now or utcnow()
+    passed_on = _release_held_places(now)
     due = db.session.execute(
         select(WaitlistEntry.id, WaitlistEntry.offered_slot_id).where(
             WaitlistEntry.status == WL_OFFERED, WaitlistEntry.offer_expires_at <= now
@@ -553,7 +561,25 @@ def expire_offers(now: datetime | None = None) -> int:
             _pass_on_hold(slot_id, now)
             expired += 1
         db.session.commit()
-    return expired
+    return expired + passed_on
+
+
+def _release_held_places(now: datetime) -> int:
+    due = db.session.execute(
+        select(PlaceRelease.id, PlaceRelease.slot_id).where(PlaceRelease.done.is_(False), PlaceRelease.release_at <= now).limit(500)
+    ).all()
+    db.session.commit()
+    released = 0
+    for release_id, slot_id in due:
+        claimed = db.session.execute(
+            update(PlaceRelease).where(PlaceRelease.id == release_id, PlaceRelease.done.is_(False)).values(done=True),
+            execution_options={"synchronize_session": False},
+        ).rowcount
+        if claimed:
+            _pass_on_hold(slot_id, now)
+            released += 1
+        db.session.commit()
+    return released
 
 
 # --- check-in --------------------------------------------------------------------------------------

@@ -45,6 +45,17 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_appointment_slots')),
     sa.UniqueConstraint('hall_id', 'item_code', 'start', name='uq_appointment_slots_hall_item_start')
     )
+    op.create_table('appointment_place_releases',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('slot_id', sa.Integer(), nullable=False),
+    sa.Column('release_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('done', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['slot_id'], ['appointment_slots.id'], name=op.f('fk_appointment_place_releases_slot_id_appointment_slots'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_appointment_place_releases'))
+    )
+    with op.batch_alter_table('appointment_place_releases', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_appointment_place_releases_release_at'), ['release_at'], unique=False)
+
     op.create_table('hall_closures',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('hall_id', sa.Integer(), nullable=False),
@@ -206,6 +217,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_hall_closures_hall_id'))
 
     op.drop_table('hall_closures')
+    with op.batch_alter_table('appointment_place_releases', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_appointment_place_releases_release_at'))
+
+    op.drop_table('appointment_place_releases')
     op.drop_table('appointment_slots')
     with op.batch_alter_table('appointment_bans', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_appointment_bans_account_id'))

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.appointments.conftest import ITEM, create_citizen, create_hall, first_free_slots
-from tests.support import bearer, staff_token
+from tests.support import bearer, staff_token, wait_for
 
 
 def _book(client, citizen, hall_id, start):
@@ -44,7 +44,7 @@ def test_check_in_window_and_ticket(client, hall, citizen):
     with pytest.raises(Problem):
         _check_in_at(citizen, booking, start + timedelta(minutes=16))
     ticket = _check_in_at(citizen, booking, start - timedelta(minutes=10))
-    assert ticket["ticket_no"].startswith("A") and ticket["position"] >= 1 and ticket["estimated_wait_minutes"] >= 0
+    assert ticket["ticket_no"].startswith("A") and ticket["position"] == 1 and ticket["estimated_wait_minutes"] == 0
     assert _check_in_at(citizen, booking, start - timedelta(minutes=9))["ticket_no"] == ticket["ticket_no"]  # once
     mine = client.get(f"/api/v1/appointments/{booking['id']}", headers=citizen["headers"]).get_json()
     assert mine["status"] == "checked_in" and mine["ticket"]["ticket_no"] == ticket["ticket_no"]
@@ -215,3 +215,54 @@ def test_no_shows_suspend_booking_for_30_days(client, app_context):
     assert json.loads(notice.params) == {"count": 3, "until": f"{until:%Y年%m月%d日}"}
     ban = service.active_ban(citizen["id"], today=next_day.astimezone(CITY_TZ).date())
     assert ban is not None and ban.until == until
+
+
+def test_check_in_over_http_gives_position_and_wait(client, hall, clerk):
+    """Two walk-ins are ahead; the citizen checks in through the API at the booked time."""
+    from appointments.models import Booking
+    from mobile_api.extensions import db
+    from mobile_api.timeutil import utcnow
+
+    for _ in range(2):
+        assert client.post(f"/api/v1/staff/halls/{hall['id']}/tickets", json={"item_code": ITEM}, headers=clerk).status_code == 201
+    citizen = create_citizen()
+    booking = _book(client, citizen, hall["id"], first_free_slots(client, hall["id"])[0]["start"])
+    row = db.session.get(Booking, booking["id"])
+    row.start, row.end = utcnow() + timedelta(minutes=10), utcnow() + timedelta(minutes=40)  # the visit is now due
+    db.session.commit()
+    response = client.post(f"/api/v1/appointments/{booking['id']}/check-in", headers=citizen["headers"])
+    assert response.status_code == 200, response.get_json()
+    ticket = response.get_json()
+    # Appointments on time go before walk-ins: nobody ahead.
+    assert ticket["people_ahead"] == 0 and ticket["position"] == 1 and ticket["estimated_wait_minutes"] == 0
+    stranger = create_citizen()
+    assert client.post(f"/api/v1/appointments/{booking['id']}/check-in", headers=stranger["headers"]).status_code == 404
+    walk_in = client.post(f"/api/v1/staff/halls/{hall['id']}/tickets", json={"item_code": ITEM}, headers=clerk).get_json()
+    assert walk_in["people_ahead"] == 3 and walk_in["estimated_wait_minutes"] == 15  # 3 ahead × 10 min / 2 windows
+
+
+def test_beat_jobs_run_on_a_real_worker(app, client, hall, celery_worker):
+    from appointments.models import Booking
+    from appointments.tasks import send_reminders
+    from mobile_api.extensions import db
+    from mobile_api.timeutil import utcnow
+    from notifications.models import Notification
+
+    schedule = app.extensions["beat_schedule"]
+    assert {job["task"] for job in schedule.values()} >= {
+        "appointments.send_reminders", "appointments.expire_offers", "appointments.mark_no_shows"
+    }
+    citizen = create_citizen()
+    booking = _book(client, citizen, hall["id"], first_free_slots(client, hall["id"])[0]["start"])
+    row = db.session.get(Booking, booking["id"])
+    row.start, row.end = utcnow() + timedelta(minutes=45), utcnow() + timedelta(minutes=75)
+    db.session.commit()
+    send_reminders.delay()
+
+    def reminded():
+        db.session.rollback()
+        return db.session.scalar(select(Notification).where(
+            Notification.account_id == citizen["id"], Notification.template_code == "appointments.reminder_hour_before"
+        ))
+
+    wait_for(reminded, timeout=60, what="hour-before reminder written by the worker")
