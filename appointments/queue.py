@@ -107,8 +107,11 @@ def issue_walk_in(staff: StaffUser, hall_id: int, item_code: str, priority: str 
 
     now = now or utcnow()
     check_hall_scope(staff, hall_id)
-    if service_item(item_code) is None or not windows_serving(hall_id, item_code):
+    item = service_item(item_code)
+    if item is None or not windows_serving(hall_id, item_code):
         raise Problem(422, "item_not_served_here", "该大厅没有办理此事项的窗口", errors={"item_code": ["该大厅不办理此事项"]})
+    if ADMIN not in (staff.roles or []) and item.department_code not in (staff.department_codes or []):
+        raise Problem(403, "department_out_of_scope", "该事项不属于您所在部门，不能为其取号")
     rank = RANK_PRIORITY if priority else RANK_WALK_IN
     ticket = issue_ticket(hall_id, item_code, rank, now, issued_by=staff_actor(staff), prefix="B")
     db.session.commit()

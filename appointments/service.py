@@ -368,6 +368,7 @@ def reschedule(account: Account, booking_id: str, new_start: datetime, now: date
     if slot.start == booking.start.astimezone(CITY_TZ):
         return booking_view(booking)
     new_slot_id = slots.ensure_slot(booking.hall_id, booking.item_code, slot)
+    slots.lock_in_order([new_slot_id, booking.slot_id])
     if not slots.take_place(new_slot_id):
         db.session.rollback()
         raise _slot_full(booking.hall_id, booking.item_code, slot.start)

@@ -46,6 +46,14 @@ def ensure_slot(hall_id: int, item_code: str, slot: SlotTime) -> int:
     )
 
 
+def lock_in_order(slot_ids: list[int]) -> None:
+    """PostgreSQL: take the row locks of several slots in id order before changing them, so two
+    reschedules in opposite directions (A: s1→s2, B: s2→s1) queue up instead of deadlocking.
+    SQLite needs nothing: its single write lock already serialises the transactions."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(Slot.id).where(Slot.id.in_(slot_ids)).order_by(Slot.id).with_for_update())
+
+
 def _changed(statement) -> bool:
     return db.session.execute(statement, execution_options={"synchronize_session": False}).rowcount == 1
 

@@ -359,3 +359,32 @@ def test_openapi_documents_the_endpoints(client):
                  "/api/v1/staff/halls/{hall_id}/queue/next", "/api/v1/halls/{hall_id}/queue"):
         assert path in spec["paths"], path
     assert spec["paths"]["/api/v1/appointments"]["post"]["security"] == [{"bearerAuth": []}]
+
+
+def test_crossing_reschedules_do_not_deadlock(app, app_context):
+    """Pairs of citizens swap slots at the same instant (A: s1→s2, B: s2→s1): all succeed, no 5xx."""
+    import threading
+
+    client = app.test_client()
+    pairs = []
+    for _ in range(6):
+        hall = create_hall(windows=2)
+        s1, s2 = (slot["start"] for slot in first_free_slots(client, hall["id"], count=2))
+        a, b = create_citizen(), create_citizen()
+        pairs.append((a, _book(client, a, hall["id"], s1).get_json()["id"], s2))
+        pairs.append((b, _book(client, b, hall["id"], s2).get_json()["id"], s1))
+    results = []
+    barrier = threading.Barrier(len(pairs))
+
+    def move(citizen, booking_id, start):
+        test_client = app.test_client()
+        barrier.wait()
+        response = test_client.post(f"/api/v1/appointments/{booking_id}/reschedule", json={"start": start}, headers=citizen["headers"])
+        results.append(response.status_code)
+
+    threads = [threading.Thread(target=move, args=pair) for pair in pairs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [200] * len(pairs)

@@ -120,6 +120,13 @@ def test_staff_scope_and_bad_input(app, client, hall, clerk):
     assert client.post(f"{own}/tickets", json={"item_code": "330200-GA-001"}, headers=clerk).status_code == 422
     citizen = create_citizen()
     assert client.post(f"{own}/tickets", json={"item_code": ITEM}, headers=citizen["headers"]).status_code == 403
+    from auth.roles import WINDOW_CLERK
+    from auth.service import create_staff
+
+    create_staff("clerk_ga_only", app.config["DEMO_PASSWORD"], [WINDOW_CLERK], "公安窗口", ["GA"], [hall["id"]])
+    ga_only = bearer(staff_token(client, "clerk_ga_only", app.config["DEMO_PASSWORD"]))
+    other_department = client.post(f"{own}/tickets", json={"item_code": ITEM}, headers=ga_only)
+    assert other_department.status_code == 403 and other_department.get_json()["code"] == "department_out_of_scope"
     officer = bearer(staff_token(client, "officer", app.config["DEMO_PASSWORD"]))
     assert client.post(f"{own}/tickets", json={"item_code": ITEM}, headers=officer).status_code == 403
 
