@@ -13,6 +13,8 @@ from appointments.schemas import (
     BookingPage,
     BookingRequest,
     BookingSchema,
+    ClosureRequest,
+    ClosureSchema,
     HallDetailSchema,
     HallListArgs,
     HallPage,
@@ -26,7 +28,7 @@ from appointments.schemas import (
     WalkInRequest,
 )
 from auth.access import current_account, current_staff, requires
-from auth.roles import SUPERVISOR, WINDOW_CLERK
+from auth.roles import ADMIN, SUPERVISOR, WINDOW_CLERK
 from mobile_api.extensions import limiter, principal_or_ip
 from mobile_api.idempotency import idempotent
 
@@ -216,3 +218,12 @@ def ticket_served(hall_id: int, ticket_id: int):
 def ticket_no_show(hall_id: int, ticket_id: int):
     """Called but did not come to the window."""
     return queue.finish(current_staff(), hall_id, ticket_id, "no_show")
+
+
+@staff_queue_blp.route("/<int:hall_id>/closures", methods=["POST"])
+@requires(roles=[ADMIN, SUPERVISOR])
+@staff_queue_blp.arguments(ClosureRequest)
+@staff_queue_blp.response(201, ClosureSchema)
+def close_hall_day(args: dict, hall_id: int):
+    """Close the hall on a day (闭厅): no slots; bookings that day are cancelled and the citizens told by SMS."""
+    return service.close_day(current_staff(), hall_id, args["date"], args["reason"])

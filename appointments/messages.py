@@ -57,3 +57,12 @@ BOOKING_SUSPENDED = register_template(
         params={"count": int, "until": str},
     )
 )
+
+CANCELLED_HALL_CLOSED = register_template(
+    Template(
+        code="appointments.cancelled_hall_closed",
+        version=1,
+        body="【掌上市民之家】因{reason}，{hall}{day}闭厅，您预约的{item}（预约码{code}）已取消，请在App中重新预约。给您带来不便，敬请谅解。",
+        params={"reason": str, "hall": str, "day": str, "item": str, "code": str},
+    )
+)

@@ -184,3 +184,15 @@ class QueueDisplaySchema(Schema):
     windows = fields.List(fields.Nested(DisplayWindowSchema))
     waiting = fields.List(fields.Nested(WaitingCountSchema))
     waiting_total = fields.Integer()
+
+
+class ClosureRequest(Schema):
+    date = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=200))
+
+
+class ClosureSchema(Schema):
+    hall_id = fields.Integer()
+    date = fields.Date()
+    reason = fields.String()
+    cancelled_appointments = fields.Integer()

@@ -30,6 +30,7 @@ from appointments.models import (
     WL_WAITING,
     Booking,
     BookingBan,
+    Closure,
     Hall,
     OpeningRule,
     PlaceRelease,
@@ -40,8 +41,10 @@ from appointments.models import (
     new_booking_code,
     new_public_id,
 )
-from auth.models import Account
+from auth.access import staff_actor
+from auth.models import Account, StaffUser
 from cases.models import ServiceItem
+from mobile_api.audit import record_audit
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
 from mobile_api.pagination import Page
@@ -138,6 +141,46 @@ def hall_detail(hall_id: int) -> dict:
         ],
         "windows": [{"id": window.id, "name": window.name, "item_codes": window.item_codes} for window in windows],
     }
+
+
+def close_day(staff: StaffUser, hall_id: int, day: date, reason: str) -> dict:
+    """Close a hall for a day: no slots that day; active bookings are cancelled and their citizens told."""
+    from appointments.queue import check_hall_scope  # noqa: PLC0415
+
+    hall = check_hall_scope(staff, hall_id)
+    if day <= city_today():
+        raise Problem(422, "closure_in_past", "只能设置明天及以后的闭厅日期", errors={"date": ["请选择明天及以后的日期"]})
+    db.session.add(Closure(hall_id=hall_id, day=day, reason=reason))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Problem(409, "already_closed", "该日期已设置闭厅") from None
+    first = datetime.combine(day, datetime.min.time(), tzinfo=CITY_TZ)
+    affected = db.session.scalars(
+        select(Booking).where(Booking.hall_id == hall_id, Booking.status == BOOKED, Booking.start >= first,
+                              Booking.start < first + timedelta(days=1))
+    ).all()
+    actor, now = staff_actor(staff), utcnow()
+    for booking in affected:
+        booking.status, booking.cancelled_at = CANCELLED, now
+        slots.release_place(booking.slot_id)
+        record_audit(actor, "appointment.cancel_hall_closed", "appointment", booking.id, reason=reason)
+        item = service_item(booking.item_code)
+        notify(
+            db.session.get(Account, booking.account_id), "appointments.cancelled_hall_closed",
+            {"reason": reason, "hall": hall.name, "day": f"{day:%m月%d日}", "item": item.name if item else booking.item_code,
+             "code": booking.code},
+            dedupe_key=f"appointments:{booking.id}:hall_closed",
+        )
+    db.session.execute(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.hall_id == hall_id, WaitlistEntry.day == day, WaitlistEntry.status.in_((WL_WAITING, WL_OFFERED)))
+        .values(status=WL_EXPIRED),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.commit()
+    return {"hall_id": hall_id, "date": day, "reason": reason, "cancelled_appointments": len(affected)}
 
 
 # --- availability ----------------------------------------------------------------------------------

@@ -273,3 +273,31 @@ def test_beat_jobs_run_on_a_real_worker(app, client, hall, celery_worker):
         ))
 
     wait_for(reminded, timeout=60, what="hour-before reminder written by the worker")
+
+
+def test_closing_a_day_cancels_its_bookings_and_tells_the_citizens(app, client, hall, clerk):
+    from mobile_api.extensions import db
+    from mobile_api.models import AuditEvent
+    from notifications.models import Notification
+
+    citizen = create_citizen()
+    slot = first_free_slots(client, hall["id"])[0]
+    booking = _book(client, citizen, hall["id"], slot["start"])
+    day = slot["start"][:10]
+    url = f"/api/v1/staff/halls/{hall['id']}/closures"
+    assert client.post(url, json={"date": day, "reason": "系统升级"}, headers=clerk).status_code == 403  # clerks may not
+    supervisor = bearer(staff_token(client, "supervisor", app.config["DEMO_PASSWORD"]))
+    out_of_scope = client.post(url, json={"date": day, "reason": "系统升级"}, headers=supervisor)
+    assert out_of_scope.status_code == 403 and out_of_scope.get_json()["code"] == "hall_out_of_scope"
+    supervisor = bearer(staff_token(client, "admin", app.config["DEMO_PASSWORD"]))
+    assert client.post(url, json={"date": "2026-01-01", "reason": "系统升级"}, headers=supervisor).status_code == 422
+    assert client.post(url, json={"date": day}, headers=supervisor).status_code == 422
+    response = client.post(url, json={"date": day, "reason": "系统升级"}, headers=supervisor)
+    assert response.status_code == 201 and response.get_json()["cancelled_appointments"] == 1
+    assert client.post(url, json={"date": day, "reason": "系统升级"}, headers=supervisor).status_code == 409
+    mine = client.get(f"/api/v1/appointments/{booking['id']}", headers=citizen["headers"]).get_json()
+    assert mine["status"] == "cancelled"
+    days = {d["date"]: d for d in client.get(f"/api/v1/halls/{hall['id']}/availability", query_string={"item_code": ITEM}).get_json()["days"]}
+    assert days[day]["open"] is False
+    assert db.session.scalar(select(Notification).where(Notification.dedupe_key == f"appointments:{booking['id']}:hall_closed"))
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.subject_id == booking["id"], AuditEvent.actor == "staff:admin"))
