@@ -163,6 +163,7 @@ def list_waitlist():
 
 @waitlist_blp.route("/<string:entry_id>/accept", methods=["POST"])
 @requires(level=2)
+@idempotent
 @waitlist_blp.response(201, BookingSchema)
 def accept_offer(entry_id: str):
     """Take the place held for me."""

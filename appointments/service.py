@@ -453,6 +453,9 @@ def waitlist_view(entry: WaitlistEntry) -> dict:
 def join_waitlist(account: Account, hall_id: int, item_code: str, day: date) -> dict:
     hall_or_404(hall_id)
     bookable_item(item_code, hall_id)
+    ban = active_ban(account.id)
+    if ban is not None:
+        raise Problem(403, "booking_suspended", f"因多次预约未到场，{ban.until:%Y年%m月%d日}前暂停网上预约", until=ban.until.isoformat())
     earliest, latest = schedule.bookable_range()
     if not earliest <= day <= latest or not schedule.plan(hall_id, item_code, day, day)[day]:
         raise Problem(422, "day_not_bookable", "该日期不可预约", errors={"date": ["请选择可预约的工作日"]})

@@ -222,6 +222,19 @@ def test_no_shows_suspend_booking_for_30_days(client, app_context):
     assert json.loads(notice.params) == {"count": 3, "until": f"{until:%Y年%m月%d日}"}
     ban = service.active_ban(citizen["id"], today=next_day.astimezone(CITY_TZ).date())
     assert ban is not None and ban.until == until
+    # Today the ban already runs (it starts the day after the third missed visit at the latest).
+    ban.starts, ban.until = ban.starts - timedelta(days=10), ban.until - timedelta(days=10)
+    db.session.commit()
+    hall = halls[0]
+    refused = client.post("/api/v1/appointments", json={"hall_id": hall["id"], "item_code": hall["item"],
+                                                         "start": first_free_slots(client, hall["id"], hall["item"])[0]["start"]},
+                          headers=citizen["headers"])
+    assert refused.status_code == 403 and refused.get_json()["code"] == "booking_suspended"
+    assert refused.get_json()["until"] == ban.until.isoformat()
+    waitlist = client.post("/api/v1/waitlist", json={"hall_id": hall["id"], "item_code": hall["item"],
+                                                     "date": first_free_slots(client, hall["id"], hall["item"])[0]["start"][:10]},
+                           headers=citizen["headers"])
+    assert waitlist.status_code == 403
 
 
 def test_check_in_over_http_gives_position_and_wait(client, hall, clerk):
