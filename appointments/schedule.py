@@ -8,10 +8,12 @@ item × the rule's ``per_window``. Everything here is computed, nothing is writt
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from sqlalchemy import select
 
 from appointments.models import Closure, OpeningRule, Window
@@ -31,16 +33,33 @@ class SlotTime:
         return self.start.date()
 
 
+def _per_request(key: tuple, compute: Callable[[], Any]) -> Any:
+    """Memoise read-only look-ups for the length of one request (never across requests or processes)."""
+    if not has_request_context():
+        return compute()
+    memo = g.setdefault("appointments_memo", {})
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
 def windows_serving(hall_id: int, item_code: str) -> list[Window]:
-    windows = db.session.scalars(select(Window).where(Window.hall_id == hall_id, Window.active.is_(True)).order_by(Window.id))
-    return [window for window in windows if item_code in (window.item_codes or [])]
+    def load() -> list[Window]:
+        windows = db.session.scalars(select(Window).where(Window.hall_id == hall_id, Window.active.is_(True)).order_by(Window.id))
+        return [window for window in windows if item_code in (window.item_codes or [])]
+
+    return _per_request(("windows", hall_id, item_code), load)
 
 
 def bookable_range(today: date | None = None) -> tuple[date, date]:
     """From tomorrow to N working days ahead (``APPOINTMENTS_BOOKABLE_WORKING_DAYS``)."""
     today = today or city_today()
-    last = add_working_days(today, current_app.config["APPOINTMENTS_BOOKABLE_WORKING_DAYS"]).date
-    return today + timedelta(days=1), last
+
+    def compute() -> tuple[date, date]:
+        last = add_working_days(today, current_app.config["APPOINTMENTS_BOOKABLE_WORKING_DAYS"]).date
+        return today + timedelta(days=1), last
+
+    return _per_request(("range", today), compute)
 
 
 def _slot_times(day: date, rule: OpeningRule, capacity: int) -> list[SlotTime]:

@@ -234,9 +234,9 @@ def nearest_free(hall_id: int, item_code: str, wanted: datetime, limit: int = 3)
 # --- booking ---------------------------------------------------------------------------------------
 
 
-def booking_view(booking: Booking, hall: Hall | None = None, ticket: Ticket | None = None) -> dict:
+def booking_view(booking: Booking, hall: Hall | None = None, ticket: Ticket | None = None, item: ServiceItem | None = None) -> dict:
     hall = hall or db.session.get(Hall, booking.hall_id)
-    item = service_item(booking.item_code)
+    item = item or service_item(booking.item_code)
     view = {
         "id": booking.id,
         "status": booking.status,
@@ -356,8 +356,9 @@ def book(account: Account, hall_id: int, item_code: str, start: datetime, case_n
         account, "appointments.booked", {"hall": hall.name, "item": item.name, "when": _when(slot.start), "code": booking.code},
         dedupe_key=f"appointments:{booking.id}:booked",
     )
+    view = booking_view(booking, hall, item=item)  # before commit: no reloading of expired objects
     db.session.commit()
-    return booking_view(booking, hall)
+    return view
 
 
 def list_bookings(account: Account, status: str | None, page: int, per_page: int) -> Page:
