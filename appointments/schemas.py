@@ -7,11 +7,14 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from mobile_api.pagination import PageArgs, page_schema
 from mobile_api.timeutil import CITY_TZ
 
-ITEM_CODE = fields.String(required=True, validate=validate.Length(min=1, max=64))
+# Codes are plain ASCII: anything else (a NUL byte would even crash PostgreSQL's text type) is refused here.
+CODE_PATTERN = validate.Regexp(r"^[0-9A-Za-z][0-9A-Za-z_-]*\Z", error="格式不正确")
+ITEM_CODE = fields.String(required=True, validate=[validate.Length(min=1, max=64), CODE_PATTERN])
+NO_CONTROL_CHARS = validate.Regexp(r"^[^\x00-\x1f\x7f]*\Z", error="包含不允许的字符")
 
 
 class HallListArgs(PageArgs):
-    item_code = fields.String(validate=validate.Length(min=1, max=64))
+    item_code = fields.String(validate=[validate.Length(min=1, max=64), CODE_PATTERN])
     lat = fields.Float(validate=validate.Range(min=-90, max=90))
     lng = fields.Float(validate=validate.Range(min=-180, max=180))
 
@@ -87,7 +90,7 @@ class BookingRequest(Schema):
     hall_id = fields.Integer(required=True, validate=validate.Range(min=1))
     item_code = ITEM_CODE
     start = fields.AwareDateTime(required=True, default_timezone=CITY_TZ, metadata={"description": "ISO 8601; without offset = city time"})
-    case_no = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=32))
+    case_no = fields.String(load_default=None, allow_none=True, validate=[validate.Length(min=1, max=32), CODE_PATTERN])
 
 
 class RescheduleRequest(Schema):
@@ -188,7 +191,7 @@ class QueueDisplaySchema(Schema):
 
 class ClosureRequest(Schema):
     date = fields.Date(required=True)
-    reason = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    reason = fields.String(required=True, validate=[validate.Length(min=2, max=200), NO_CONTROL_CHARS])
 
 
 class ClosureSchema(Schema):

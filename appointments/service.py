@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -52,6 +53,7 @@ from mobile_api.timeutil import CITY_TZ, city_today, utcnow
 from notifications.service import notify
 
 MAX_AVAILABILITY_DAYS = 31
+PUBLIC_ID = re.compile(r"[0-9a-f]{32}")  # bookings and waitlist entries: uuid4 hex
 
 
 def _cfg(name: str) -> Any:
@@ -257,7 +259,7 @@ def booking_view(booking: Booking, hall: Hall | None = None, ticket: Ticket | No
 
 
 def _own_booking(account: Account, booking_id: str) -> Booking:
-    booking = db.session.get(Booking, booking_id)
+    booking = db.session.get(Booking, booking_id) if PUBLIC_ID.fullmatch(booking_id) else None
     if booking is None or booking.account_id != account.id:
         raise Problem(404, "appointment_not_found", "预约不存在")
     return booking
@@ -478,7 +480,7 @@ def list_waitlist(account: Account) -> list[dict]:
 
 
 def _own_entry(account: Account, entry_id: str) -> WaitlistEntry:
-    entry = db.session.get(WaitlistEntry, entry_id)
+    entry = db.session.get(WaitlistEntry, entry_id) if PUBLIC_ID.fullmatch(entry_id) else None
     if entry is None or entry.account_id != account.id:
         raise Problem(404, "waitlist_entry_not_found", "候补记录不存在")
     return entry

@@ -388,3 +388,22 @@ def test_crossing_reschedules_do_not_deadlock(app, app_context):
     for thread in threads:
         thread.join()
     assert results == [200] * len(pairs)
+
+
+def test_replayed_key_other_body_huge_body_and_odd_ids(client, hall, citizen):
+    first, second = first_free_slots(client, hall["id"], count=2)
+    key = uuid.uuid4().hex
+    assert _book(client, citizen, hall["id"], first["start"], key=key).status_code == 201
+    reused = _book(client, citizen, hall["id"], second["start"], key=key)
+    assert reused.status_code == 422 and reused.get_json()["code"] == "idempotency_key_reused"
+    huge = client.post("/api/v1/appointments", data='{"hall_id": 1, "item_code": "' + "x" * 100_000 + '"}',
+                       content_type="application/json", headers=citizen["headers"])
+    assert huge.status_code == 413
+    broken = client.post("/api/v1/appointments", data="{not json", content_type="application/json", headers=citizen["headers"])
+    assert broken.status_code == 400 and broken.mimetype == "application/problem+json"
+    for odd in ("x" * 5000, "' OR 1=1 --", "%00"):
+        assert client.get(f"/api/v1/appointments/{odd}", headers=citizen["headers"]).status_code == 404
+    assert client.post("/api/v1/waitlist/nope/accept", headers=citizen["headers"]).status_code == 404
+    nul_item = client.get(f"/api/v1/halls/{hall['id']}/availability", query_string={"item_code": "330200\x00MZ"})
+    assert nul_item.status_code == 422
+    assert _book(client, citizen, hall["id"], second["start"], case_no="NB\x00123").status_code == 422
