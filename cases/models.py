@@ -144,7 +144,7 @@ class Case(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
-    item: Mapped[ServiceItem] = relationship(lazy="raise")
+    item: Mapped[ServiceItem] = relationship()
 
 
 class CaseEvent(db.Model):

@@ -180,7 +180,7 @@ UPLOADABLE = (DRAFT, PREREVIEW_RETURNED, SUSPENDED)
 def add_material(account: Account, case_no: str, material_code: str, filename: str | None, data: bytes) -> CaseMaterial:
     case = case_for_citizen(account.id, case_no)
     if case.status not in UPLOADABLE:
-        raise Problem(409, "materials_locked", "当前状态不能上传材料", status=case.status)
+        raise Problem(409, "materials_locked", "当前状态不能上传材料", case_status=case.status)
     spec = _material_spec(case.item, material_code)
     if case.status == PREREVIEW_RETURNED and material_code not in case.returned_materials:
         raise Problem(409, "material_not_returned", "只需补正预审退回的材料", returned=case.returned_materials)
@@ -233,7 +233,7 @@ def submit_case(account: Account, case_no: str) -> Case:
     """Send for pre-review; 422 listing every problem at once (一次性告知) when something is missing."""
     case = case_for_citizen(account.id, case_no)
     if case.status not in (DRAFT, PREREVIEW_RETURNED):
-        raise Problem(409, "not_submittable", "当前状态不能提交", status=case.status)
+        raise Problem(409, "not_submittable", "当前状态不能提交", case_status=case.status)
     on = today()
     materials = {m.material_code: m for m in db.session.scalars(select(CaseMaterial).where(CaseMaterial.case_id == case.id))}
     _fill_from_certificate_library(case, materials, on)
@@ -407,7 +407,7 @@ def rate_case(account: Account, case_no: str, level: int, comment: str) -> Ratin
     """好差评: once per case, after 办结. The bottom two levels open a rectification with a deadline."""
     case = case_for_citizen(account.id, case_no)
     if case.status not in FINISHED_STATUSES:
-        raise Problem(409, "not_finished", "办件办结后才能评价", status=case.status)
+        raise Problem(409, "not_finished", "办件办结后才能评价", case_status=case.status)
     rating = Rating(case_id=case.id, account_id=account.id, department_code=case.department_code, level=level, comment=comment)
     try:
         with db.session.begin_nested():
@@ -529,7 +529,7 @@ def transition(staff: StaffUser, case_no: str, action_name: str, args: dict) -> 
     if action_name not in ("complete_task", "note") and not _in_scope(staff, case.department_code):
         raise Problem(403, "department_scope", "此办件不属于您所在部门，不能进行该操作")
     if case.status not in action.from_statuses:
-        raise Problem(409, "transition_not_allowed", "办件当前状态不允许此操作", status=case.status, allowed_actions=allowed_actions(case, staff))
+        raise Problem(409, "transition_not_allowed", "办件当前状态不允许此操作", case_status=case.status, allowed_actions=allowed_actions(case, staff))
     from_status = case.status
     _claim(case, from_status)
     on = today()
