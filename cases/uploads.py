@@ -61,16 +61,19 @@ def check_upload(data: bytes, accepted_formats: list[str]) -> CheckedFile:
 
 def _check_image(data: bytes, kind: str) -> CheckedFile:
     config = current_app.config
+    too_large = Problem(413, "image_too_large", "图片像素太大，请压缩后再上传", max_pixels=config["CASES_MAX_IMAGE_PIXELS"])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if image.width * image.height > config["CASES_MAX_IMAGE_PIXELS"]:
-                raise Problem(413, "image_too_large", "图片像素太大，请压缩后再上传", max_pixels=config["CASES_MAX_IMAGE_PIXELS"])
+                raise too_large
             orientation = image.getexif().get(0x0112, 1)
             image.load()
             upright = ImageOps.exif_transpose(image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise too_large from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise Problem(422, "image_unreadable", "图片无法打开，请重新拍照上传") from None
     width, height = upright.size
     problems = []
