@@ -49,7 +49,7 @@ def department_names(codes: set[str]) -> dict[str, str]:
 def current_item(code: str) -> ServiceItem:
     item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == code, ServiceItem.is_current.is_(True)))
     if item is None:
-        raise Problem(404, "item_not_found", "未找到该办事事项", code=code)
+        raise Problem(404, "item_not_found", "未找到该办事事项", item_code=code)
     return item
 
 
@@ -63,7 +63,7 @@ def _check_departments(values: dict) -> None:
 def create_item(values: dict, actor: str) -> ServiceItem:
     _check_departments(values)
     if db.session.scalar(select(func.count()).where(ServiceItem.code == values["code"])):
-        raise Problem(409, "item_exists", "该事项编码已存在，请使用修改功能", code=values["code"])
+        raise Problem(409, "item_exists", "该事项编码已存在，请使用修改功能", item_code=values["code"])
     item = ServiceItem(code=values["code"], version=1, is_current=True, **{k: values[k] for k in EDITABLE_FIELDS if k in values})
     db.session.add(item)
     record_audit(actor, "catalog.create_item", "service_item", values["code"])
