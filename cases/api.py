@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import Response, request
 from flask_smorest import Blueprint
 
 from auth.access import current_account, current_staff, requires, staff_actor
 from auth.roles import ADMIN, HOTLINE_OPERATOR, OFFICER, PREREVIEWER, SUPERVISOR, WINDOW_CLERK
-from cases import catalog, service, supervision
+from cases import catalog, read_model, service, supervision
 from cases.schemas import (
     CaseCreate,
     CaseCreated,
@@ -114,7 +114,7 @@ def list_cases(args: dict):
 @cases_blp.response(200, CaseDetail)
 def get_case(case_no: str):
     """Status, current step, timeline, deadline, working days left, predicted completion."""
-    return service.case_detail(service.case_for_citizen(current_account().id, case_no))
+    return Response(read_model.citizen_case_json(current_account().id, case_no), mimetype="application/json")
 
 
 @cases_blp.route("/<case_no>/materials", methods=["POST"])

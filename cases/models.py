@@ -141,6 +141,10 @@ class Case(db.Model):
     # Supervision (电子监察)
     colour: Mapped[str] = mapped_column(String(8), default=GREEN)
     colour_changes: Mapped[int] = mapped_column(Integer, default=0)
+    # The citizen's view, materialised on first read per (version, city day); see cases/read_model.py.
+    view_version: Mapped[int] = mapped_column(Integer, default=0)
+    view_cache_key: Mapped[str | None] = mapped_column(String(40))
+    view_cache: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -194,6 +194,7 @@ def add_material(account: Account, case_no: str, material_code: str, filename: s
     material.check_ok, material.check = checked.ok, {**checked.check, "size": len(checked.data)}
     material.filename = (filename or "")[:200] or None
     material.uploaded_at = utcnow()
+    case.view_version = Case.view_version + 1
     db.session.commit()
     return material
 
@@ -330,7 +331,8 @@ def case_detail(case: Case, *, staff: StaffUser | None = None) -> dict:
         "returned_issues": _returned_issues(events) if case.status == PREREVIEW_RETURNED else [],
         "materials": [_material_view(spec, materials.get(spec["code"])) for spec in item.materials],
         "approval_tasks": [
-            {"department_code": t.department_code, "department_name": names.get(t.department_code), "done": t.done_at is not None, "done_at": t.done_at}
+            {"department_code": t.department_code, "department_name": names.get(t.department_code), "done": t.done_at is not None,
+             "done_at": t.done_at.isoformat() if t.done_at else None}
             for t in tasks
         ],
         "timeline": [_event_view(event, staff=staff is not None) for event in events if staff is not None or event.visible],
@@ -353,7 +355,8 @@ def _material_view(spec: dict, material: CaseMaterial | None) -> dict:
     if material is None:
         return view | {"status": "missing"}
     status = "ok" if material.check_ok else "check_failed"
-    return view | {"status": status, "source": material.source, "check": material.check, "uploaded_at": material.uploaded_at}
+    return view | {"status": status, "source": material.source, "check": material.check,
+                   "uploaded_at": material.uploaded_at.isoformat()}
 
 
 def _event_view(event: CaseEvent, *, staff: bool) -> dict:
@@ -744,6 +747,7 @@ def _add_event(case: Case, actor: str, action: str, from_status: str | None, to_
                note: str | None = None, internal_note: str | None = None, data: dict | None = None) -> CaseEvent:
     if case.id is None:
         db.session.flush()
+    case.view_version = Case.view_version + 1  # the citizen's stored view is out of date (read_model)
     event = CaseEvent(case_id=case.id, actor=actor, action=action, from_status=from_status, to_status=to_status, effective_on=on,
                       visible=visible, note=note, internal_note=internal_note, data=data, at=utcnow())
     db.session.add(event)

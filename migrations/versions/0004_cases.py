@@ -5,8 +5,8 @@ Revises: 0001_foundation
 Create Date: 2026-11-23 12:13:51.986169
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0004_cases'
@@ -76,6 +76,9 @@ def upgrade():
     sa.Column('result_reason', sa.Text(), nullable=True),
     sa.Column('colour', sa.String(length=8), nullable=False),
     sa.Column('colour_changes', sa.Integer(), nullable=False),
+    sa.Column('view_version', sa.Integer(), nullable=False),
+    sa.Column('view_cache_key', sa.String(length=40), nullable=True),
+    sa.Column('view_cache', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_cases_account_id_accounts')),

@@ -73,3 +73,22 @@ def test_upload_checks(app, client, citizen):
     upload(client, token, case_no, "residence_proof", pdf_bytes(2))
     assert client.post(f"/api/v1/cases/{case_no}/submit", headers=bearer(token)).status_code == 200
     assert upload(client, token, case_no, "photo", png_bytes()).get_json()["code"] == "materials_locked"
+
+
+def test_stored_view_follows_every_change(app, client, citizen):
+    token = citizen["access_token"]
+    case_no = new_case(client, token)
+    first = client.get(f"/api/v1/cases/{case_no}", headers=bearer(token)).get_json()
+    assert {m["material_code"]: m["status"] for m in first["materials"]}["photo"] == "missing"
+    assert client.get(f"/api/v1/cases/{case_no}", headers=bearer(token)).get_json() == first  # served from the stored view
+    upload(client, token, case_no, "photo", png_bytes())
+    second = client.get(f"/api/v1/cases/{case_no}", headers=bearer(token)).get_json()
+    assert {m["material_code"]: m["status"] for m in second["materials"]}["photo"] == "ok"
+    with app.app_context():
+        from sqlalchemy import select
+
+        from cases.models import Case
+        from mobile_api.extensions import db
+
+        stored = db.session.execute(select(Case.view_version, Case.view_cache_key).where(Case.case_no == case_no)).one()
+        assert stored.view_cache_key.split(":")[1] == str(stored.view_version)
