@@ -174,6 +174,19 @@ def staff_get_case(args: dict, case_no: str):
     return service.staff_read_case(current_staff(), case_no, args.get("reason"))
 
 
+@staff_cases_blp.route("/cases/<case_no>/materials/<material_code>/file", methods=["GET"])
+@requires(roles=[PREREVIEWER, WINDOW_CLERK, OFFICER, SUPERVISOR])
+@staff_cases_blp.arguments(StaffCaseRead, location="query")
+@staff_cases_blp.response(200, content_type="application/octet-stream")
+def staff_material_file(args: dict, case_no: str, material_code: str):
+    """The uploaded file of one material (as checked and normalised on arrival); audited."""
+    data, content_type, filename = service.staff_material_file(current_staff(), case_no, material_code, args.get("reason"))
+    response = Response(data, mimetype=content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 @staff_cases_blp.route("/cases/<case_no>/transitions", methods=["POST"])
 @requires(roles=[PREREVIEWER, WINDOW_CLERK, OFFICER, SUPERVISOR])
 @staff_cases_blp.arguments(TransitionRequest)

@@ -49,7 +49,7 @@ from cases.models import (
     Rectification,
     ServiceItem,
 )
-from cases.storage import store_bytes
+from cases.storage import load_bytes, store_bytes
 from cases.uploads import check_upload
 from mobile_api.audit import record_audit
 from mobile_api.errors import Problem
@@ -459,6 +459,20 @@ def staff_read_case(staff: StaffUser, case_no: str, reason: str | None = None) -
     record_audit(staff_actor(staff), "case.read", "case", case.case_no, reason=reason)
     db.session.commit()
     return detail
+
+
+def staff_material_file(staff: StaffUser, case_no: str, material_code: str, reason: str | None = None) -> tuple[bytes, str, str]:
+    """The uploaded bytes of one material, for the pre-reviewer or officer (audited)."""
+    case = staff_case(staff, case_no)
+    material = db.session.scalar(select(CaseMaterial).where(CaseMaterial.case_id == case.id, CaseMaterial.material_code == material_code))
+    stored = load_bytes(material.file_id) if material is not None and material.file_id else None
+    if stored is None:
+        raise Problem(404, "material_file_not_found", "该材料没有上传文件", material_code=material_code)
+    record_audit(staff_actor(staff), "case.read_material", "case", case.case_no, reason=reason, details={"material_code": material_code})
+    db.session.commit()
+    data, content_type = stored
+    extension = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}.get(content_type, "bin")
+    return data, content_type, f"{case.case_no}-{material_code}.{extension}"
 
 
 def staff_list_cases(staff: StaffUser, *, status: str | None, department: str | None, overdue: bool | None, page: int, per_page: int) -> dict:

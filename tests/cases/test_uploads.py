@@ -9,7 +9,7 @@ from pypdf import PdfWriter
 
 from tests.cases.conftest import new_case, upload
 from tests.cases.helpers import jpeg_bytes, pdf_bytes, png_bytes
-from tests.support import bearer
+from tests.support import bearer, staff_token
 
 
 def _encrypted_pdf() -> bytes:
@@ -73,6 +73,21 @@ def test_upload_checks(app, client, citizen):
     upload(client, token, case_no, "residence_proof", pdf_bytes(2))
     assert client.post(f"/api/v1/cases/{case_no}/submit", headers=bearer(token)).status_code == 200
     assert upload(client, token, case_no, "photo", png_bytes()).get_json()["code"] == "materials_locked"
+
+    # The pre-reviewer opens the file (normalised JPEG, metadata dropped); the read is audited.
+    staff = staff_token(client, "prereviewer", app.config["DEMO_PASSWORD"])
+    opened = client.get(f"/api/v1/staff/cases/{case_no}/materials/id_card/file", query_string={"reason": "预审"}, headers=bearer(staff))
+    assert opened.status_code == 200 and opened.mimetype == "image/jpeg" and opened.data.startswith(b"\xff\xd8\xff")
+    assert Image.open(io.BytesIO(opened.data)).size == (800, 600)
+    assert client.get(f"/api/v1/staff/cases/{case_no}/materials/nope/file", headers=bearer(staff)).status_code == 404
+    assert client.get(f"/api/v1/staff/cases/{case_no}/materials/id_card/file", headers=bearer(token)).status_code == 403
+    with app.app_context():
+        from sqlalchemy import select
+
+        from mobile_api.extensions import db
+        from mobile_api.models import AuditEvent
+
+        assert db.session.scalar(select(AuditEvent.reason).where(AuditEvent.subject_id == case_no, AuditEvent.action == "case.read_material")) == "预审"
 
 
 def test_stored_view_follows_every_change(app, client, citizen):
