@@ -23,13 +23,5 @@ def _check_body() -> None:
         raise Problem(413, "payload_too_large", "提交的内容太大", max_bytes=current_app.config["MAX_JSON_BODY"])
 
 
-def _drop_retry_after_on_success(response):
-    # Flask-Limiter sends Retry-After on every response; it only means something on 429/503.
-    if response.status_code < 400:
-        response.headers.pop("Retry-After", None)
-    return response
-
-
 def init_app(app: Flask) -> None:
     app.before_request(_check_body)
-    app.after_request(_drop_retry_after_on_success)
