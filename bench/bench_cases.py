@@ -164,6 +164,29 @@ def measure(url: str, headers: dict, seconds: float) -> float:
     return sum(done) / (time.perf_counter() - began)
 
 
+def measure_cold(app, token: str, case_no: str, requests_count: int = 300) -> tuple[float, float]:
+    """In-process (no HTTP): bare vs a case detail whose stored view must be rebuilt on every read."""
+    from sqlalchemy import update
+
+    from cases.models import Case
+    from mobile_api.extensions import db
+
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    bare = cold = 0.0
+    for _ in range(requests_count):
+        with app.app_context():
+            db.session.execute(update(Case).where(Case.case_no == case_no).values(view_cache_key=None))
+            db.session.commit()
+        began = time.perf_counter()
+        assert client.get(f"/api/v1/cases/{case_no}", headers=headers).status_code == 200
+        cold += time.perf_counter() - began
+        began = time.perf_counter()
+        assert client.get("/bench/bare", headers=headers).status_code == 200
+        bare += time.perf_counter() - began
+    return requests_count / bare, requests_count / cold
+
+
 def main() -> None:
     _environment()
     app = build_app()
@@ -190,6 +213,8 @@ def main() -> None:
         print(f"{name:>20}: {rate:8.1f} req/s")
     print(f"ratio case detail / bare endpoint: {rates['case detail'] / rates['bare (auth only)']:.2f}  (aim >= 0.7)")
     print(f"ratio case detail / healthz:       {rates['case detail'] / rates['healthz (no auth)']:.2f}  (reference)")
+    bare, cold = measure_cold(app, token, case_no)
+    print(f"in-process, stored view rebuilt on every read: bare {bare:.0f} req/s, case detail {cold:.0f} req/s, ratio {cold / bare:.2f}")
 
 
 if __name__ == "__main__":
