@@ -15,6 +15,7 @@ _BODIES: dict[str, tuple[str, dict[str, type]]] = {
     "cases.resubmitted": ("您已重新提交“{item_name}”（办件号{case_no}），预审人员将在{detail}前完成预审。", {}),
     "cases.prereview_passed": ("您申请的“{item_name}”（办件号{case_no}）已通过预审，材料齐全，{detail}", {}),
     "cases.accepted": ("您申请的“{item_name}”（办件号{case_no}）已受理，承诺在{detail}前办结。", {}),
+    "cases.progress": ("您的办件{case_no}（{item_name}）办理进展：{detail}", {}),
     "cases.suspended": ("您的办件{case_no}（{item_name}）需要补正：{detail}。补正期间办理时限暂停计算。", {}),
     "cases.resumed": ("您的办件{case_no}（{item_name}）已恢复办理，办结期限调整为{detail}。", {}),
     "cases.extended": ("您的办件{case_no}（{item_name}）经批准延长办理期限，新的办结期限为{detail}。", {}),

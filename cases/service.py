@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from auth.access import staff_actor
 from auth.models import Account, StaffUser
-from auth.roles import ADMIN, OFFICER, PREREVIEWER, SUPERVISOR, WINDOW_CLERK
+from auth.roles import ADMIN, HOTLINE_OPERATOR, OFFICER, PREREVIEWER, SUPERVISOR, WINDOW_CLERK
 from cases import catalog
 from cases.clock import today
 from cases.deadlines import DaysLeft, days_left_on, deadline_from, extend_deadline, resume_deadline
@@ -436,7 +436,8 @@ def _in_scope(staff: StaffUser, department_code: str) -> bool:
 
 
 def _scope_clause(staff: StaffUser):
-    if ADMIN in staff.roles:
+    # The 12345 hotline answers for the whole city: operators read every case (audited), act on none.
+    if ADMIN in staff.roles or HOTLINE_OPERATOR in staff.roles:
         return None
     codes = list(staff.department_codes or [])
     return or_(Case.department_code.in_(codes), Case.id.in_(select(ApprovalTask.case_id).where(ApprovalTask.department_code.in_(codes))))
@@ -512,9 +513,9 @@ ACTIONS: dict[str, Action] = {
     "prereview_pass": Action(PREREVIEW_STATUSES, PREREVIEW_PASSED, (PREREVIEWER,), template="cases.prereview_passed"),
     "prereview_return": Action(PREREVIEW_STATUSES, PREREVIEW_RETURNED, (PREREVIEWER,), template="cases.prereview_returned"),
     "accept": Action((PREREVIEW_PASSED,), ACCEPTED, (WINDOW_CLERK, OFFICER), template="cases.accepted"),
-    "start": Action((ACCEPTED,), IN_PROGRESS, (OFFICER,)),
-    "advance_step": Action((ACCEPTED, IN_PROGRESS), IN_PROGRESS, (OFFICER,)),
-    "complete_task": Action((ACCEPTED, IN_PROGRESS), IN_PROGRESS, (OFFICER,)),
+    "start": Action((ACCEPTED,), IN_PROGRESS, (OFFICER,), template="cases.progress"),
+    "advance_step": Action((ACCEPTED, IN_PROGRESS), IN_PROGRESS, (OFFICER,), template="cases.progress"),
+    "complete_task": Action((ACCEPTED, IN_PROGRESS), IN_PROGRESS, (OFFICER,), template="cases.progress"),
     "suspend": Action((ACCEPTED, IN_PROGRESS), SUSPENDED, (OFFICER,), template="cases.suspended"),
     "resume": Action((SUSPENDED,), IN_PROGRESS, (OFFICER,), template="cases.resumed"),
     "extend": Action((ACCEPTED, IN_PROGRESS), None, (SUPERVISOR,), template="cases.extended"),
@@ -610,7 +611,7 @@ def _start(staff, case, args, on):
     steps = case.item.steps or []
     if len(steps) > 1:
         case.current_step = steps[1]
-    return "", None
+    return f"已开始办理，当前环节：{case.current_step}", None
 
 
 def _advance_step(staff, case, args, on):
@@ -622,7 +623,7 @@ def _advance_step(staff, case, args, on):
         index = steps.index(case.current_step) + 1 if case.current_step in steps else 0
         wanted = steps[min(index, len(steps) - 1)] if steps else None
     case.current_step = wanted
-    return "", {"step": wanted}
+    return f"已进入“{wanted}”环节", {"step": wanted}
 
 
 def _complete_task(staff, case, args, on):
@@ -638,7 +639,8 @@ def _complete_task(staff, case, args, on):
         raise Problem(409, "task_not_open", "该部门没有待办的并联审批任务", department=department)
     pending = db.session.scalar(select(func.count()).where(ApprovalTask.case_id == case.id, ApprovalTask.done_at.is_(None)))
     name = catalog.department_names({department}).get(department, department)
-    return "", {"department_code": department, "department_name": name, "pending": pending, "all_done": pending == 0}
+    text = f"{name}已完成审核" + ("，并联审批已全部完成" if pending == 0 else f"，还有{pending}个部门在办理")
+    return text, {"department_code": department, "department_name": name, "pending": pending, "all_done": pending == 0}
 
 
 def _suspend(staff, case, args, on):

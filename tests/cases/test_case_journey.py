@@ -232,7 +232,8 @@ def test_whole_case_journey(app, client, live_server, celery_worker):
                 "case.approve", "case.issue_certificate", "case.rectified"} <= audited
 
     fragments = ("已提交", "预审未通过", "监管协议缺少双方签字页", "已重新提交", "已通过预审", "已受理，承诺在2026年10月16日前办结", "需要补正",
-                 "办结期限调整为2027年1月1日", "审批通过", "证照已制发", "寄出", "已归档", "整改结果")
+                 "办结期限调整为2027年1月1日", "审批通过",
+                 "已开始办理，当前环节：审核", "国家税务总局市税务局已完成审核，还有1个部门在办理", "并联审批已全部完成", "证照已制发", "寄出", "已归档", "整改结果")
 
     def all_case_messages():
         items = http("GET", "/api/v1/sandbox/messages", params={"phone": phone, "per_page": 100}).json()["items"]

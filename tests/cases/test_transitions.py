@@ -24,6 +24,9 @@ def test_scope_roles_and_state_machine(app, client, citizen, staff):
     assert client.get(f"/api/v1/staff/cases/{rs_case}", headers=bearer(staff["officer"])).status_code == 404
     assert act(client, staff["officer"], rs_case, "accept").status_code == 404
     assert client.get(f"/api/v1/staff/cases/{rs_case}", headers=bearer(staff["prereviewer"])).status_code == 200
+    # The hotline answers for the whole city: it reads any case, and acts on none.
+    assert client.get(f"/api/v1/staff/cases/{rs_case}", query_string={"reason": "来电查询"}, headers=bearer(staff["operator"])).status_code == 200
+    assert act(client, staff["operator"], rs_case, "note", internal_note="x").status_code == 403
 
     case_no = accepted_case(app, client, token, staff, date(2026, 10, 9))
     assert act(client, staff["prereviewer"], case_no, "approve").status_code == 403  # wrong role
