@@ -227,7 +227,7 @@ class CertificateSchema(Schema):
     number = fields.String()
     kind = fields.String()
     department_code = fields.String()
-    holder_name = fields.String()
+    holder_name = fields.String(metadata={"description": "masked: 张*"})
     valid_from = fields.Date()
     valid_until = fields.Date(allow_none=True)
     valid = fields.Boolean()

@@ -49,12 +49,13 @@ from cases.models import (
     Rectification,
     ServiceItem,
 )
-from cases.storage import load_bytes, store_bytes
+from cases.storage import delete_file, load_bytes, store_bytes
 from cases.uploads import check_upload
 from mobile_api.audit import record_audit
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
 from mobile_api.pagination import Page, paginate
+from mobile_api.pii import mask_name
 from mobile_api.timeutil import utcnow
 from notifications.service import notify
 
@@ -190,11 +191,15 @@ def add_material(account: Account, case_no: str, material_code: str, filename: s
     if material is None:
         material = CaseMaterial(case_id=case.id, material_code=material_code)
         db.session.add(material)
+    replaced = material.file_id
     material.source, material.file_id, material.certificate_id = "upload", file_id, None
     material.check_ok, material.check = checked.ok, {**checked.check, "size": len(checked.data)}
     material.filename = (filename or "")[:200] or None
     material.uploaded_at = utcnow()
     case.view_version = Case.view_version + 1
+    db.session.flush()
+    if replaced:
+        delete_file(replaced)
     db.session.commit()
     return material
 
@@ -402,7 +407,7 @@ def _certificate_view(certificate: Certificate, on: date) -> dict:
     valid = not certificate.revoked and (certificate.valid_until is None or certificate.valid_until >= on)
     return {
         "number": certificate.number, "kind": certificate.kind, "department_code": certificate.department_code,
-        "holder_name": certificate.holder_name, "valid_from": certificate.valid_from, "valid_until": certificate.valid_until, "valid": valid,
+        "holder_name": mask_name(certificate.holder_name), "valid_from": certificate.valid_from, "valid_until": certificate.valid_until, "valid": valid,
     }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+from sqlalchemy import delete
+
 from cases.models import StoredFile
 from mobile_api.extensions import db
 
@@ -19,3 +21,8 @@ def store_bytes(data: bytes, content_type: str) -> int:
 def load_bytes(file_id: int) -> tuple[bytes, str] | None:
     stored = db.session.get(StoredFile, file_id)
     return None if stored is None else (stored.data, stored.content_type)
+
+
+def delete_file(file_id: int) -> None:
+    """Forget a replaced upload (in the caller's transaction)."""
+    db.session.execute(delete(StoredFile).where(StoredFile.id == file_id))

@@ -184,6 +184,7 @@ def test_whole_case_journey(app, client, live_server, celery_worker):
     assert issued.status_code == 200 and issued.json()["status"] == "certificate_issued"
     certificates = http("GET", "/api/v1/me/certificates", token).json()["items"]
     assert [(c["kind"], c["valid"], c["valid_until"]) for c in certificates] == [("不动产权证书", True, "2031-12-14")]
+    assert certificates[0]["holder_name"] == citizen["name"][0] + "*" * (len(citizen["name"]) - 1)
     assert _act(http, clerk, case_no, "deliver", note="EMS 1234567890").json()["status"] == "delivered"
     assert _act(http, clerk, case_no, "close").json()["status"] == "closed"
 

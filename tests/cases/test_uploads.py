@@ -97,6 +97,19 @@ def test_stored_view_follows_every_change(app, client, citizen):
     assert {m["material_code"]: m["status"] for m in first["materials"]}["photo"] == "missing"
     assert client.get(f"/api/v1/cases/{case_no}", headers=bearer(token)).get_json() == first  # served from the stored view
     upload(client, token, case_no, "photo", png_bytes())
+    with app.app_context():
+        from sqlalchemy import select
+
+        from cases.models import Case, CaseMaterial, StoredFile
+        from mobile_api.extensions import db
+
+        def photo_file_id():
+            return db.session.scalar(select(CaseMaterial.file_id).join(Case).where(Case.case_no == case_no, CaseMaterial.material_code == "photo"))
+
+        first_file = photo_file_id()
+        upload(client, token, case_no, "photo", png_bytes(700, 900))
+        db.session.rollback()
+        assert photo_file_id() != first_file and db.session.get(StoredFile, first_file) is None  # the replaced upload is gone
     second = client.get(f"/api/v1/cases/{case_no}", headers=bearer(token)).get_json()
     assert {m["material_code"]: m["status"] for m in second["materials"]}["photo"] == "ok"
     with app.app_context():
