@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
@@ -127,3 +127,23 @@ def test_stats_for_a_period(app, client, citizen, staff, celery_worker):
                       headers=bearer(staff["supervisor"])).status_code == 422
     assert client.get("/api/v1/staff/supervision/stats", query_string={"from": "2025-03-01", "to": "2025-03-31"},
                       headers=bearer(token)).status_code == 403
+
+    # The bad rating opened a rectification (15 working days) that supervision watches like a case.
+    rectifications = client.get("/api/v1/staff/rectifications", query_string={"per_page": 100}, headers=bearer(staff["supervisor"])).get_json()
+    with app.app_context():
+        case_id = db.session.scalar(select(Case.id).where(Case.case_no == second))
+    mine = [r for r in rectifications["items"] if r["case_id"] == case_id]
+    assert len(mine) == 1 and mine[0]["department_code"] == "GA" and mine[0]["colour"] == "green"
+    _scan(app, date.fromisoformat(mine[0]["due_on"]) + timedelta(days=7))
+    with app.app_context():
+        warned = db.session.execute(
+            select(SupervisionWarning.colour, SupervisionWarning.role)
+            .where(SupervisionWarning.subject_type == "rectification", SupervisionWarning.subject_id == mine[0]["id"])
+        ).all()
+    assert sorted(tuple(w) for w in warned) == [("red", "officer"), ("red", "supervisor")]
+
+
+def test_scan_is_a_registered_beat_job(app):
+    job = app.extensions["beat_schedule"]["scan-case-deadlines"]
+    assert job["task"] == "cases.scan_deadlines" and job["options"]["queue"] == "default"
+    assert "cases.scan_deadlines" in celery.tasks
