@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from auth.access import current_account, current_staff, requires, staff_actor
 from auth.roles import ADMIN, HOTLINE_OPERATOR, OFFICER, PREREVIEWER, SUPERVISOR, WINDOW_CLERK
-from cases import catalog, read_model, service, supervision
+from cases import catalog, read_model, service, staff, supervision
 from cases.schemas import (
     CaseCreate,
     CaseCreated,
@@ -162,7 +162,7 @@ def my_certificates():
 @staff_cases_blp.arguments(StaffCaseQuery, location="query")
 @staff_cases_blp.response(200, CasePage)
 def staff_list_cases(args: dict):
-    return service.staff_list_cases(current_staff(), status=args.get("status"), department=args.get("department"),
+    return staff.staff_list_cases(current_staff(), status=args.get("status"), department=args.get("department"),
                                     overdue=args.get("overdue"), page=args["page"], per_page=args["per_page"])
 
 
@@ -171,7 +171,7 @@ def staff_list_cases(args: dict):
 @staff_cases_blp.arguments(StaffCaseRead, location="query")
 @staff_cases_blp.response(200, CaseDetail)
 def staff_get_case(args: dict, case_no: str):
-    return service.staff_read_case(current_staff(), case_no, args.get("reason"))
+    return staff.staff_read_case(current_staff(), case_no, args.get("reason"))
 
 
 @staff_cases_blp.route("/cases/<case_no>/materials/<material_code>/file", methods=["GET"])
@@ -180,7 +180,7 @@ def staff_get_case(args: dict, case_no: str):
 @staff_cases_blp.response(200, content_type="application/octet-stream")
 def staff_material_file(args: dict, case_no: str, material_code: str):
     """The uploaded file of one material (as checked and normalised on arrival); audited."""
-    data, content_type, filename = service.staff_material_file(current_staff(), case_no, material_code, args.get("reason"))
+    data, content_type, filename = staff.staff_material_file(current_staff(), case_no, material_code, args.get("reason"))
     response = Response(data, mimetype=content_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -193,7 +193,7 @@ def staff_material_file(args: dict, case_no: str, material_code: str):
 @staff_cases_blp.response(200, CaseDetail)
 def transition(args: dict, case_no: str):
     """Move a case: checks role, department and state (409 lists the allowed actions)."""
-    return service.transition(current_staff(), case_no, args["action"], args)
+    return staff.transition(current_staff(), case_no, args["action"], args)
 
 
 @staff_cases_blp.route("/supervision/stats", methods=["GET"])
@@ -217,7 +217,7 @@ def supervision_warnings(args: dict):
 @staff_cases_blp.arguments(RectificationQuery, location="query")
 @staff_cases_blp.response(200, RectificationPage)
 def list_rectifications(args: dict):
-    return service.list_rectifications(current_staff(), open_only=args["open"], page=args["page"], per_page=args["per_page"]).as_dict()
+    return staff.list_rectifications(current_staff(), open_only=args["open"], page=args["page"], per_page=args["per_page"]).as_dict()
 
 
 @staff_cases_blp.route("/rectifications/<int:rectification_id>", methods=["POST"])
@@ -226,4 +226,4 @@ def list_rectifications(args: dict):
 @staff_cases_blp.response(200, RectificationSchema)
 def complete_rectification(args: dict, rectification_id: int):
     """Record the department's rectification; the citizen is told the outcome."""
-    return service.complete_rectification(current_staff(), rectification_id, args["outcome"])
+    return staff.complete_rectification(current_staff(), rectification_id, args["outcome"])
