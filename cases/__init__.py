@@ -1,4 +1,15 @@
-"""Service catalog (事项), applications, pre-review, case lifecycle, deadlines, certificates, ratings."""
+"""Service catalog (事项), applications, pre-review, case lifecycle, deadlines, certificates, ratings.
+
+Rooms: ``catalog.py`` (items, versions), ``service.py`` (the citizen's side and the case views),
+``staff.py`` (staff lists, audited reads, transitions), ``supervision.py`` (colours, warnings, stats),
+``deadlines.py`` (working-day arithmetic), ``uploads.py`` + ``storage.py`` (checked files, their bytes),
+``read_model.py`` (the stored citizen view), ``messages.py`` (SMS templates), ``clock.py`` (today).
+
+Lifecycle: draft → prereview_pending → (prereview_returned → resubmitted)* → prereview_passed →
+accepted → in_progress (parallel tasks) ⇄ suspended → approved | rejected → certificate_issued →
+delivered | collected → closed. Other packages link to a citizen's case through
+``cases.service.case_for_citizen(account_id, case_no)``.
+"""
 
 import os
 

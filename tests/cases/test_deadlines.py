@@ -66,3 +66,18 @@ def test_colours(app_context):
     assert colour_for(2, 2) == "yellow"
     assert colour_for(0, 2) == "yellow"
     assert colour_for(-1, 2) == "red"
+
+
+def test_sandbox_clock_is_ignored_outside_the_sandbox(app_context):
+    from cases.clock import today
+    from mobile_api.timeutil import city_today
+
+    app = app_context
+    saved = {name: app.config.get(name) for name in ("SANDBOX_TODAY", "SANDBOX_MODE")}
+    try:
+        app.config["SANDBOX_TODAY"] = date(2026, 10, 1)
+        assert today() == date(2026, 10, 1)
+        app.config["SANDBOX_MODE"] = False
+        assert today() == city_today()
+    finally:
+        app.config.update(saved)
