@@ -143,6 +143,21 @@ def test_stats_for_a_period(app, client, citizen, staff, celery_worker):
     assert sorted(tuple(w) for w in warned) == [("red", "officer"), ("red", "supervisor")]
 
 
+def test_prereview_deadline_is_watched(app, client, citizen):
+    token = citizen["access_token"]
+    with city_date(app, date(2026, 9, 30)):  # Wed 30 Sep: pre-review due the next working day, Thu 8 Oct
+        case_no = new_case(client, token)
+        for code in SIMPLE_MATERIALS:
+            upload(client, token, case_no, code, pdf_bytes(1))
+        assert client.post(f"/api/v1/cases/{case_no}/submit", headers=bearer(token)).status_code == 200
+    assert client.get(f"/api/v1/cases/{case_no}", headers=bearer(token)).get_json()["prereview_due_on"] == "2026-10-08"
+    _scan(app, date(2026, 10, 7))  # still inside National Day: due tomorrow, yellow
+    assert _colour(app, case_no) == "yellow"
+    _scan(app, date(2026, 10, 9))
+    assert _colour(app, case_no) == "red" and [w[:2] for w in _warnings(app, case_no)] == [
+        ("yellow", "officer"), ("red", "officer"), ("red", "supervisor")]
+
+
 def test_scan_is_a_registered_beat_job(app):
     job = app.extensions["beat_schedule"]["scan-case-deadlines"]
     assert job["task"] == "cases.scan_deadlines" and job["options"]["queue"] == "default"
