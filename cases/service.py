@@ -13,7 +13,7 @@ from datetime import date
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from auth.models import Account
 from cases import catalog
@@ -164,7 +164,7 @@ def case_for_citizen(account_id: str, case_no: str) -> Case:
     Stable: other packages (appointments, hotline) link to cases through this function.
     """
     case = db.session.scalar(
-        select(Case).options(selectinload(Case.item)).where(Case.case_no == case_no.strip().upper(), Case.account_id == account_id)
+        select(Case).options(joinedload(Case.item)).where(Case.case_no == case_no.strip().upper(), Case.account_id == account_id)
     )
     if case is None:
         raise Problem(404, "case_not_found", "未找到该办件", case_no=case_no)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from auth.access import staff_actor
 from auth.models import Account, StaffUser
@@ -64,7 +64,7 @@ def _scope_clause(staff: StaffUser):
 
 
 def staff_case(staff: StaffUser, case_no: str) -> Case:
-    statement = select(Case).options(selectinload(Case.item)).where(Case.case_no == case_no.strip().upper())
+    statement = select(Case).options(joinedload(Case.item)).where(Case.case_no == case_no.strip().upper())
     scope = _scope_clause(staff)
     if scope is not None:
         statement = statement.where(scope)
