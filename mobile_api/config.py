@@ -106,7 +106,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "IDENTITY_ATTEMPTS_LIMIT": _env("IDENTITY_ATTEMPTS_LIMIT", "10 per day"),
         # Rate limiting (Flask-Limiter). Redis when configured, else process memory.
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
-        "RATELIMIT_HEADERS_ENABLED": True,
+        # Off: Flask-Limiter would overwrite our own Retry-After (e.g. the 60 s SMS cooldown) with its
+        # window's reset; mobile_api.errors sets Retry-After on the limiter's 429s itself.
+        "RATELIMIT_HEADERS_ENABLED": False,
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         # External parties
         "SMS_PROVIDER": _env("SMS_PROVIDER", "log"),

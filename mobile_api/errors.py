@@ -8,6 +8,7 @@ shape. No stack trace ever leaves the process.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from flask import Flask, Response, g, json
@@ -113,7 +114,15 @@ def _from_http_exception(exc: HTTPException) -> Problem:
         headers["Allow"] = ", ".join(exc.valid_methods)
     if status == 429:
         code, title = HTTP_PROBLEMS[429]
+        headers["Retry-After"] = str(_limiter_retry_after())
     return Problem(status, code, title, errors=errors, headers=headers)
+
+
+def _limiter_retry_after() -> int:
+    from mobile_api.extensions import limiter
+
+    current = limiter.current_limit
+    return max(1, int(current.reset_at - time.time())) if current else 60
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -124,9 +133,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         response = problem_response(_from_http_exception(exc))
-        # Keep headers werkzeug/Flask-Limiter attached (Retry-After, Allow, ...).
+        # Keep headers werkzeug attached (Allow, WWW-Authenticate, ...).
         original = exc.get_response()
-        for name in ("Retry-After", "Allow", "WWW-Authenticate"):
+        for name in ("Allow", "WWW-Authenticate"):
             if name in original.headers and name not in response.headers:
                 response.headers[name] = original.headers[name]
         return response

@@ -6,6 +6,8 @@ import logging
 import re
 import uuid
 
+from celery import current_task
+from celery.signals import before_task_publish
 from flask import Flask, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
 
@@ -23,14 +25,21 @@ class RequestIdFilter(logging.Filter):
 
 
 def current_request_id() -> str | None:
+    """The HTTP request's id; inside a Celery task, the id of the request that queued it."""
     if has_request_context():
         return getattr(g, "request_id", None)
-    from celery import current_task  # local: logging is set up before Celery is configured
-
     task = current_task
     if task and task.request and task.request.id:
-        return (task.request.headers or {}).get("request_id") if task.request.headers else task.request.id
+        return getattr(task.request, "request_id", None) or task.request.id
     return None
+
+
+@before_task_publish.connect
+def _carry_request_id(headers: dict | None = None, **_kwargs) -> None:
+    """Tasks queued while serving a request carry its id, so the worker's log lines show it too."""
+    request_id = current_request_id()
+    if headers is not None and request_id and "request_id" not in headers:
+        headers["request_id"] = request_id
 
 
 def configure_logging(app: Flask) -> None:

@@ -114,3 +114,35 @@ def test_production_without_sandbox_has_no_sandbox_endpoint(monkeypatch):
     assert production.config["SANDBOX_MODE"] is False and production.config["JSON_LOGS"] is True
     response = production.test_client().get("/api/v1/sandbox/messages?phone=13800138000")
     assert response.status_code == 404
+
+
+def test_json_log_lines_carry_the_request_id(app):
+    import io
+    import json
+    import logging
+
+    from pythonjsonlogger.json import JsonFormatter
+
+    from mobile_api.logging_setup import RequestIdFilter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"))
+    logger = logging.getLogger("test.request_id")
+    logger.addHandler(handler)
+    try:
+        with app.test_request_context("/", headers={"X-Request-ID": "req-12345678"}):
+            app.preprocess_request()
+            logger.warning("hello")
+    finally:
+        logger.removeHandler(handler)
+    line = json.loads(stream.getvalue().strip())
+    assert line["request_id"] == "req-12345678" and line["message"] == "hello"
+
+
+def test_nul_characters_are_refused_before_the_database(client):
+    response = client.post("/api/v1/auth/sms-codes", data='{"phone": "1380013800\\u0000"}', content_type="application/json")
+    assert response.status_code == 422 and response.get_json()["code"] == "invalid_characters"
+    response = client.get("/api/v1/sandbox/messages?phone=138%00")
+    assert response.status_code == 422 and response.get_json()["code"] == "invalid_characters"
