@@ -153,3 +153,27 @@ def test_gateway_500s_and_timeouts_retry_with_backoff_fail_over_then_fail_for_go
         assert all(row.attempts == 5 and row.last_error.startswith("gave up after 5 attempts; last: ") for row in rows)
         assert all("gateway_" in row.last_error for row in rows)
         db.session.remove()
+
+
+def test_sign_in_codes_never_wait_behind_a_backlog_of_reminders(app, gateways, channel_worker):
+    from tests.notifications.conftest import ChannelWorker
+
+    alpha, _, _ = gateways
+    channel_worker.stop(sig=9)
+    urgent_worker = ChannelWorker(channel_worker.settings)
+    urgent_worker.queues = "urgent"  # as scripts/run.sh runs it: its own worker
+    urgent_worker.start()
+    try:
+        backlog = _notify_many(app, 100)
+        phone = unique_phone()
+        with app.app_context():
+            code_id = service.notify(phone, "auth.sms_code", {"code": "246810", "minutes": 5}, dedupe_key=f"fault:{uuid.uuid4().hex}")
+            db.session.commit()
+            db.session.remove()
+        wait_for(lambda: _statuses(app, [code_id]) == {"delivered": 1}, timeout=60, what="the sign-in code delivered")
+        assert "验证码是246810" in alpha.accepted[code_id]["content"]
+        assert _statuses(app, backlog) == {"queued": 100}  # the backlog did not hold the code up
+    finally:
+        urgent_worker.stop(sig=9)
+        channel_worker.start()
+    assert _all_final_sweeping(app, backlog, timeout=120, stuck_after=60) == {"delivered": 100}
