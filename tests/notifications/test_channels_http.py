@@ -107,7 +107,9 @@ def test_gateway_errors_retry_then_fail_over_to_the_other_provider(app_context, 
     assert error_rate("alpha") == (1.0, 3)
     assert [gateway.name for gateway in sms_gateways_by_health()] == ["beta", "alpha"]
     details = db.session.scalars(
-        select(NotificationEvent.detail).where(NotificationEvent.notification_id == notification_id, NotificationEvent.status == "queued")
+        select(NotificationEvent.detail)
+        .where(NotificationEvent.notification_id == notification_id, NotificationEvent.status == "queued")
+        .order_by(NotificationEvent.id)
     ).all()
     assert details == [None] + [f"attempt {n} failed, retrying: alpha: gateway_error_500" for n in (1, 2, 3)]
 
@@ -206,3 +208,24 @@ def test_user_who_refused_gets_sms_and_loses_the_subscription(app_context, http_
     assert _row(notification_id).channel == "sms" and alpha.posts[notification_id] == 1
     remaining = db.session.scalar(select(WechatSubscription.remaining).where(WechatSubscription.account_id == citizen["id"]))
     assert remaining == 0
+
+
+def test_concurrent_duplicate_tasks_send_once(app, http_channels):
+    alpha, _, _ = http_channels
+    with app.app_context():
+        notification_id = _notify_sms("并发重复投递")
+        db.session.remove()
+    outcomes: list[str] = []
+
+    def send() -> None:
+        with app.app_context():
+            outcomes.append(service.send(notification_id))
+            db.session.remove()
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert alpha.posts[notification_id] == 1
+    assert outcomes.count("sent") >= 1 and set(outcomes) <= {"sent", "sending"}
