@@ -401,8 +401,10 @@ def test_replayed_key_other_body_huge_body_and_odd_ids(client, hall, citizen):
     assert huge.status_code == 413
     broken = client.post("/api/v1/appointments", data="{not json", content_type="application/json", headers=citizen["headers"])
     assert broken.status_code == 400 and broken.mimetype == "application/problem+json"
-    for odd in ("x" * 5000, "' OR 1=1 --", "%00"):
+    for odd in ("x" * 5000, "' OR 1=1 --"):
         assert client.get(f"/api/v1/appointments/{odd}", headers=citizen["headers"]).status_code == 404
+    # NUL never reaches the database: the platform refuses it at the door.
+    assert client.get("/api/v1/appointments/%00", headers=citizen["headers"]).status_code == 422
     assert client.post("/api/v1/waitlist/nope/accept", headers=citizen["headers"]).status_code == 404
     nul_item = client.get(f"/api/v1/halls/{hall['id']}/availability", query_string={"item_code": "330200\x00MZ"})
     assert nul_item.status_code == 422
