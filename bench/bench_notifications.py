@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--prefetch", type=int, default=8, help="worker prefetch multiplier (scripts/run.sh runs the notify worker with 8)")
+    parser.add_argument("--pool", default="prefork", choices=("prefork", "threads"), help="worker pool")
     parser.add_argument("--timeout", type=float, default=100.0, help="give up after this many seconds per workload")
     args = parser.parse_args()
 
@@ -47,7 +48,7 @@ def main() -> None:
     )
     app = _fresh_app()
     log_path = TMP / "worker.log"
-    worker = _start_worker(log_path, args.concurrency, args.prefetch)
+    worker = _start_worker(log_path, args.concurrency, args.prefetch, args.pool)
     try:
         _warm_up(app, log_path, gateway)
         baseline = _run("no-op task", args.messages, args.timeout, log_path, "notifications.noop", _publish_noops)
@@ -59,7 +60,7 @@ def main() -> None:
         worker.wait()
         gateway.close()
     print(f"broker: {app.config['CELERY_BROKER_URL'].split('://')[0]}, database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}, "
-          f"worker concurrency {args.concurrency}, prefetch {args.prefetch}, {args.messages} messages each")
+          f"worker pool {args.pool}, concurrency {args.concurrency}, prefetch {args.prefetch}, {args.messages} messages each")
     print(f"baseline  no-op task          : {baseline:8.1f} tasks/s")
     print(f"pipeline  notify()→worker→SMS : {pipeline:8.1f} messages/s  (gateway received {received}, sent twice {twice})")
     print(f"ratio pipeline/baseline       : {pipeline / baseline:8.2f}  (aim ≥ 0.5)")
@@ -88,11 +89,11 @@ def _fresh_app():
     return app
 
 
-def _start_worker(log_path: Path, concurrency: int, prefetch: int) -> subprocess.Popen:
+def _start_worker(log_path: Path, concurrency: int, prefetch: int, pool: str) -> subprocess.Popen:
     log = log_path.open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "mobile_api.worker", "worker", "-Q", "notify,urgent", "-c", str(concurrency),
-         "-n", f"bench{uuid.uuid4().hex[:6]}@%h", "--loglevel=INFO", f"--prefetch-multiplier={prefetch}", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+         "-n", f"bench{uuid.uuid4().hex[:6]}@%h", "--loglevel=INFO", f"--prefetch-multiplier={prefetch}", f"--pool={pool}", "--without-heartbeat", "--without-mingle", "--without-gossip"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
     )
     deadline = time.monotonic() + 90
