@@ -6,6 +6,8 @@ import os
 
 from flask import Flask
 
+from mobile_api.config import apply_package_defaults
+
 # Configurable rules (environment variable of the same name overrides the default).
 DEFAULTS: dict[str, int | str] = {
     "APPOINTMENTS_BOOKABLE_WORKING_DAYS": 10,
@@ -29,14 +31,7 @@ DEFAULTS: dict[str, int | str] = {
 
 
 def _configure(app: Flask) -> None:
-    for name, default in DEFAULTS.items():
-        raw = os.environ.get(name)
-        if name in app.config:
-            continue
-        if raw in (None, ""):
-            app.config[name] = default
-        else:
-            app.config[name] = int(raw) if isinstance(default, int) else raw
+    apply_package_defaults(app.config, DEFAULTS)
 
 
 def init_app(app: Flask) -> None:

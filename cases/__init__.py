@@ -15,6 +15,8 @@ import os
 
 from flask import Flask
 
+from mobile_api.config import apply_package_defaults
+
 DEFAULTS = {
     "CASES_NO_PREFIX": "NB",
     "CASES_PREREVIEW_DAYS": 1,  # pre-review deadline, working days
@@ -30,14 +32,7 @@ DEFAULTS = {
 
 
 def _configure(app: Flask) -> None:
-    for name, default in DEFAULTS.items():
-        if name in app.config:
-            continue
-        raw = os.environ.get(name)
-        if raw is None or isinstance(default, tuple):
-            app.config[name] = default
-        else:
-            app.config[name] = type(default)(raw)
+    apply_package_defaults(app.config, DEFAULTS)
 
 
 def init_app(app: Flask) -> None:
