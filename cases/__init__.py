@@ -11,7 +11,6 @@ delivered | collected → closed. Other packages link to a citizen's case throug
 ``cases.service.case_for_citizen(account_id, case_no)``.
 """
 
-import os
 
 from flask import Flask
 
