@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from flask import Flask
 
 from mobile_api.config import apply_package_defaults
