@@ -1,1 +1,47 @@
 """Service halls, windows, opening rules, slots, bookings, check-in and queue numbers."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from mobile_api.config import apply_package_defaults
+
+# Configurable rules (environment variable of the same name overrides the default).
+DEFAULTS: dict[str, int | str] = {
+    "APPOINTMENTS_BOOKABLE_WORKING_DAYS": 10,
+    "APPOINTMENTS_MAX_ACTIVE": 3,
+    "APPOINTMENTS_CANCEL_BEFORE_MINUTES": 120,
+    "APPOINTMENTS_OFFER_HOLD_MINUTES": 15,
+    # A cancelled place nobody waits for is held back this long before anyone may book it (0 = never).
+    "APPOINTMENTS_RELEASE_DELAY_MINUTES": 30,
+    "APPOINTMENTS_CHECKIN_EARLY_MINUTES": 30,
+    "APPOINTMENTS_CHECKIN_LATE_MINUTES": 15,
+    "APPOINTMENTS_NO_SHOW_LIMIT": 3,
+    "APPOINTMENTS_NO_SHOW_WINDOW_DAYS": 90,
+    "APPOINTMENTS_BAN_DAYS": 30,
+    "APPOINTMENTS_AVERAGE_SERVICE_MINUTES": 10,
+    "APPOINTMENTS_ELDERLY_AGE": 70,
+    # Flask-Limiter strings: per citizen, per client address, and for availability look-ups.
+    "APPOINTMENTS_BOOKING_LIMIT": "20 per hour",
+    "APPOINTMENTS_BOOKING_IP_LIMIT": "120 per minute",
+    "APPOINTMENTS_AVAILABILITY_LIMIT": "120 per minute",
+}
+
+
+def _configure(app: Flask) -> None:
+    apply_package_defaults(app.config, DEFAULTS)
+
+
+def init_app(app: Flask) -> None:
+    import appointments.messages  # noqa: F401  (registers the SMS templates)
+    import appointments.tasks  # noqa: F401  (workers must know the tasks)
+    from appointments.api import appointments_blp, halls_blp, staff_queue_blp, waitlist_blp
+    from mobile_api.celery_app import add_beat_job
+    from mobile_api.extensions import api
+
+    _configure(app)
+    for blueprint in (halls_blp, appointments_blp, waitlist_blp, staff_queue_blp):
+        api.register_blueprint(blueprint)
+    add_beat_job(app, "appointment-reminders", "appointments.send_reminders", 60.0)
+    add_beat_job(app, "appointment-offer-expiry", "appointments.expire_offers", 30.0)
+    add_beat_job(app, "appointment-no-shows", "appointments.mark_no_shows", 900.0)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from sqlalchemy import select
 
-from appointments.models import Hall
+from appointments.models import Hall, OpeningRule, Window
 from mobile_api.extensions import db
 
 HALLS = [
@@ -24,5 +26,31 @@ def seed_halls() -> list[int]:
             db.session.add(hall)
             db.session.flush()
         ids.append(hall.id)
+        _seed_windows_and_hours(hall, level)
     db.session.commit()
     return ids
+
+
+# Windows (综合窗口 style: each serves a group of items) and hours: 9:00–17:00, lunch 12:00–13:30.
+WINDOW_ITEMS = {
+    "公安": ["330200-GA-001", "330200-GA-002", "330200-GA-003", "330200-GA-005"],
+    "不动产": ["330200-ZRZY-001", "330200-ZRZY-002", "330200-ZRZY-003", "330200-GJJ-001", "330200-GJJ-002"],
+    "综合": ["330200-SCJG-001", "330200-RS-001", "330200-RS-003", "330200-MZ-001", "330200-WJ-001", "330200-JT-001",
+             "330200-GA-001", "330200-GA-002"],
+}
+WINDOWS_PER_GROUP = {"city": 3, "district": 2, "street": 1}
+
+
+def _seed_windows_and_hours(hall: Hall, level: str) -> None:
+    if db.session.scalar(select(Window.id).where(Window.hall_id == hall.id).limit(1)) is None:
+        number = 0
+        for group, codes in WINDOW_ITEMS.items():
+            for _ in range(WINDOWS_PER_GROUP[level]):
+                number += 1
+                db.session.add(Window(hall_id=hall.id, name=f"{number}号窗口（{group}）", item_codes=codes))
+    if db.session.scalar(select(OpeningRule.id).where(OpeningRule.hall_id == hall.id).limit(1)) is None:
+        for weekday in range(5):
+            db.session.add(
+                OpeningRule(hall_id=hall.id, weekday=weekday, opens=time(9), closes=time(17), break_start=time(12),
+                            break_end=time(13, 30), slot_minutes=30, per_window=1)
+            )

@@ -1,11 +1,55 @@
-"""Service halls in the city → district → street network (四级便民服务网络)."""
+"""Service halls in the city → district → street network (四级便民服务网络), their windows, opening
+rules and closures; slots with their capacity, bookings, the waitlist, queue tickets and booking bans.
+
+The no-overbooking guarantee rests on :class:`Slot`: ``booked + held <= capacity`` is kept by one
+conditional UPDATE per booking (see ``appointments.slots``) and backed by a CHECK constraint, so no
+interleaving of processes or machines can push a slot past its capacity.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Float, Integer, String
+import secrets
+import uuid
+from datetime import date, datetime, time
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Time,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mobile_api.extensions import db
+from mobile_api.timeutil import UTCDateTime, utcnow
+
+# Booking statuses. "booked" is the only active one; the others are final.
+BOOKED, CANCELLED, CHECKED_IN, NO_SHOW = "booked", "cancelled", "checked_in", "no_show"
+# Ticket statuses.
+WAITING, CALLED, SERVED, MISSED = "waiting", "called", "served", "no_show"
+# Waitlist statuses.
+WL_WAITING, WL_OFFERED, WL_ACCEPTED, WL_EXPIRED, WL_LEFT = "waiting", "offered", "accepted", "expired", "left"
+
+# Queue order of tickets (lower first): priority (elderly, green channel), appointments on time, walk-ins.
+RANK_PRIORITY, RANK_APPOINTMENT, RANK_WALK_IN = 0, 1, 2
+
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a window
+
+
+def new_public_id() -> str:
+    return uuid.uuid4().hex
+
+
+def new_booking_code() -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
 
 
 class Hall(db.Model):
@@ -21,3 +65,188 @@ class Hall(db.Model):
     phone: Mapped[str | None] = mapped_column(String(32))
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
+
+
+class Window(db.Model):
+    """A counter (窗口) in a hall, serving a set of service item codes."""
+
+    __tablename__ = "hall_windows"
+    __table_args__ = (UniqueConstraint("hall_id", "name", name="uq_hall_windows_hall_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(32))  # what the call display shows: "3号窗口"
+    item_codes: Mapped[list] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class OpeningRule(db.Model):
+    """Opening hours of a hall on one weekday (0 = Monday). A 调休 weekend working day uses Monday's."""
+
+    __tablename__ = "hall_opening_rules"
+    __table_args__ = (UniqueConstraint("hall_id", "weekday", name="uq_hall_opening_rules_hall_weekday"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)
+    opens: Mapped[time] = mapped_column(Time)
+    closes: Mapped[time] = mapped_column(Time)
+    break_start: Mapped[time | None] = mapped_column(Time)
+    break_end: Mapped[time | None] = mapped_column(Time)
+    slot_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    # Citizens one window can see in one slot; capacity = windows serving the item × this.
+    per_window: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Closure(db.Model):
+    """A day a hall is closed although the calendar says working day (renovation, system cut-over)."""
+
+    __tablename__ = "hall_closures"
+    __table_args__ = (UniqueConstraint("hall_id", "day", name="uq_hall_closures_hall_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="CASCADE"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(200))
+
+
+class Slot(db.Model):
+    """One bookable time of one item at one hall. Rows are created on first booking (lazily).
+
+    ``held`` counts places kept back for a waitlist offer: nobody else can take them meanwhile.
+    """
+
+    __tablename__ = "appointment_slots"
+    __table_args__ = (
+        UniqueConstraint("hall_id", "item_code", "start", name="uq_appointment_slots_hall_item_start"),
+        CheckConstraint("booked >= 0 AND held >= 0 AND booked + held <= capacity", name="within_capacity"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="CASCADE"))
+    item_code: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime] = mapped_column(UTCDateTime())
+    capacity: Mapped[int] = mapped_column(Integer)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+    held: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PlaceRelease(db.Model):
+    """A place given back with nobody waiting: kept out of reach until ``release_at``, then freed.
+
+    Against slot trading (as Munich's ZMS does): a place cancelled by one account cannot be
+    grabbed a second later by an accomplice; it returns to everybody at the same time.
+    """
+
+    __tablename__ = "appointment_place_releases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_slots.id", ondelete="CASCADE"))
+    release_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Booking(db.Model):
+    __tablename__ = "appointments"
+    __table_args__ = (
+        # One active booking per item per citizen, kept by the database even for concurrent requests.
+        Index(
+            "uq_appointments_active_item",
+            "account_id",
+            "item_code",
+            unique=True,
+            postgresql_where=text("status = 'booked'"),
+            sqlite_where=text("status = 'booked'"),
+        ),
+        Index("ix_appointments_status_start", "status", "start"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_public_id)
+    code: Mapped[str] = mapped_column(String(8), unique=True, default=new_booking_code)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
+    item_code: Mapped[str] = mapped_column(String(64))
+    slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_slots.id"), index=True)
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default=BOOKED)
+    case_no: Mapped[str | None] = mapped_column(String(32))
+    green_channel: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminded_day_before: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminded_hour_before: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WaitlistEntry(db.Model):
+    """A place in line for a hall/item/day; a freed place is offered to the first in line."""
+
+    __tablename__ = "appointment_waitlist"
+    __table_args__ = (
+        UniqueConstraint("account_id", "hall_id", "item_code", "day", name="uq_appointment_waitlist_account_day"),
+        Index("ix_appointment_waitlist_line", "hall_id", "item_code", "day", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_public_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
+    item_code: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default=WL_WAITING)
+    offered_slot_id: Mapped[int | None] = mapped_column(ForeignKey("appointment_slots.id"))
+    offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    booking_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TicketCounter(db.Model):
+    """Per hall, day and prefix: the last queue number handed out."""
+
+    __tablename__ = "queue_ticket_counters"
+
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(1), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Ticket(db.Model):
+    """A queue number (取号) for one visit: from a checked-in booking or a walk-in."""
+
+    __tablename__ = "queue_tickets"
+    __table_args__ = (
+        UniqueConstraint("hall_id", "day", "ticket_no", name="uq_queue_tickets_hall_day_no"),
+        Index("ix_queue_tickets_queue", "hall_id", "day", "status", "rank", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
+    day: Mapped[date] = mapped_column(Date)
+    ticket_no: Mapped[str] = mapped_column(String(8))
+    item_code: Mapped[str] = mapped_column(String(64))
+    rank: Mapped[int] = mapped_column(Integer)
+    booking_id: Mapped[str | None] = mapped_column(ForeignKey("appointments.id"), unique=True)
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))
+    status: Mapped[str] = mapped_column(String(16), default=WAITING)
+    window_id: Mapped[int | None] = mapped_column(ForeignKey("hall_windows.id"))
+    recalls: Mapped[int] = mapped_column(Integer, default=0)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    issued_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class BookingBan(db.Model):
+    """No booking until ``until`` (exclusive) after repeated no-shows."""
+
+    __tablename__ = "appointment_bans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    starts: Mapped[date] = mapped_column(Date)
+    until: Mapped[date] = mapped_column(Date)
+    no_shows: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -7,6 +7,7 @@ same server, measured in the same run. Prints requests/s of both and the ratio.
 from __future__ import annotations
 
 import argparse
+import random
 import os
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ def citizen_token(env: dict[str, str]) -> str:
 
     app = create_app()
     with app.app_context():
-        account = Account(phone="13700000001", level=2, name="张伟", id_number="330203198503120016")
+        account = Account(phone=f"137{random.randrange(10**8):08d}", level=2, name="张伟", id_number="330203198503120016")
         db.session.add(account)
         db.session.flush()
         token = issue_tokens(CITIZEN, account.id).access_token

@@ -1,1 +1,47 @@
-"""Service catalog (事项), applications, pre-review, case lifecycle, deadlines, certificates, ratings."""
+"""Service catalog (事项), applications, pre-review, case lifecycle, deadlines, certificates, ratings.
+
+Rooms: ``catalog.py`` (items, versions), ``service.py`` (the citizen's side and the case views),
+``staff.py`` (staff lists, audited reads, transitions), ``supervision.py`` (colours, warnings, stats),
+``deadlines.py`` (working-day arithmetic), ``uploads.py`` + ``storage.py`` (checked files, their bytes),
+``read_model.py`` (the stored citizen view), ``messages.py`` (SMS templates), ``clock.py`` (today).
+
+Lifecycle: draft → prereview_pending → (prereview_returned → resubmitted)* → prereview_passed →
+accepted → in_progress (parallel tasks) ⇄ suspended → approved | rejected → certificate_issued →
+delivered | collected → closed. Other packages link to a citizen's case through
+``cases.service.case_for_citizen(account_id, case_no)``.
+"""
+
+
+from flask import Flask
+
+from mobile_api.config import apply_package_defaults
+
+DEFAULTS = {
+    "CASES_NO_PREFIX": "NB",
+    "CASES_PREREVIEW_DAYS": 1,  # pre-review deadline, working days
+    "CASES_YELLOW_DAYS": 2,  # supervision: yellow at this many working days left or fewer
+    "CASES_RECTIFY_DAYS": 15,  # a bad rating's rectification deadline, working days
+    "CASES_SCAN_SECONDS": 300,
+    "CASES_MAX_IMAGE_BYTES": 10 * 1024 * 1024,
+    "CASES_MAX_PDF_BYTES": 15 * 1024 * 1024,
+    "CASES_MAX_IMAGE_PIXELS": 40_000_000,
+    "CASES_MAX_PDF_PAGES": 50,
+    "CASES_MIN_IMAGE_SIZE": (300, 400),  # shorter side, longer side, in pixels
+}
+
+
+def _configure(app: Flask) -> None:
+    apply_package_defaults(app.config, DEFAULTS)
+
+
+def init_app(app: Flask) -> None:
+    import cases.messages  # noqa: F401  (registers the templates)
+    import cases.tasks  # noqa: F401  (workers must know the tasks)
+    from cases.api import BLUEPRINTS
+    from mobile_api.celery_app import add_beat_job
+    from mobile_api.extensions import api
+
+    _configure(app)
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    add_beat_job(app, "scan-case-deadlines", "cases.scan_deadlines", float(app.config["CASES_SCAN_SECONDS"]), "default")

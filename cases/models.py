@@ -8,12 +8,13 @@ version it started with.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mobile_api.extensions import db
+from mobile_api.pii import EncryptedText
 from mobile_api.timeutil import UTCDateTime, utcnow
 
 INSTANT = "instant"  # 即办件
@@ -62,3 +63,223 @@ class ServiceItem(db.Model):
     parallel_departments: Mapped[list] = mapped_column(JSON, default=list)
     hall_ids: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Denormalised for search in Chinese on every database: name + code + keywords, and "|出生|就业|".
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    category_tags: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+def item_search_text(item: ServiceItem) -> str:
+    return " ".join([item.code or "", item.name or "", *(item.keywords or [])])
+
+
+def item_category_tags(item: ServiceItem) -> str:
+    return "|" + "|".join(item.categories or []) + "|"
+
+
+@event.listens_for(ServiceItem, "before_insert")
+@event.listens_for(ServiceItem, "before_update")
+def _refresh_search_columns(_mapper, _connection, item: ServiceItem) -> None:
+    item.search_text = item_search_text(item)
+    item.category_tags = item_category_tags(item)
+
+
+# Case statuses (the lifecycle). Open: the clock or the pre-review clock may be running.
+DRAFT = "draft"
+PREREVIEW_PENDING = "prereview_pending"
+PREREVIEW_RETURNED = "prereview_returned"
+RESUBMITTED = "resubmitted"
+PREREVIEW_PASSED = "prereview_passed"
+ACCEPTED = "accepted"
+IN_PROGRESS = "in_progress"
+SUSPENDED = "suspended"
+APPROVED = "approved"
+REJECTED = "rejected"
+CERTIFICATE_ISSUED = "certificate_issued"
+DELIVERED = "delivered"
+COLLECTED = "collected"
+CLOSED = "closed"
+
+PREREVIEW_STATUSES = (PREREVIEW_PENDING, RESUBMITTED)
+RUNNING_STATUSES = (ACCEPTED, IN_PROGRESS)  # the statutory clock runs
+FINISHED_STATUSES = (APPROVED, REJECTED, CERTIFICATE_ISSUED, DELIVERED, COLLECTED, CLOSED)  # 办结 and after
+
+GREEN, YELLOW, RED = "green", "yellow", "red"
+
+
+class Case(db.Model):
+    """One application (办件), from draft to closed. Keeps the item version it started with."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(16), unique=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("service_items.id"), index=True)
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"), index=True)
+    status: Mapped[str] = mapped_column(String(24), index=True, default=DRAFT)
+    current_step: Mapped[str | None] = mapped_column(String(64))
+    form: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Pre-review
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    prereview_due_on: Mapped[date | None] = mapped_column(Date)
+    prereview_returns: Mapped[int] = mapped_column(Integer, default=0)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    returned_materials: Mapped[list] = mapped_column(JSON, default=list)
+    # The statutory clock (working days)
+    accepted_on: Mapped[date | None] = mapped_column(Date, index=True)
+    due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    suspended_on: Mapped[date | None] = mapped_column(Date)
+    days_left_at_suspension: Mapped[int | None] = mapped_column(Integer)
+    suspended_days: Mapped[int] = mapped_column(Integer, default=0)
+    extended_days: Mapped[int] = mapped_column(Integer, default=0)
+    # Outcome (办结)
+    finished_on: Mapped[date | None] = mapped_column(Date, index=True)
+    working_days_used: Mapped[int | None] = mapped_column(Integer)
+    on_time: Mapped[bool | None] = mapped_column(Boolean)
+    result_reason: Mapped[str | None] = mapped_column(Text)
+    # Supervision (电子监察)
+    colour: Mapped[str] = mapped_column(String(8), default=GREEN)
+    colour_changes: Mapped[int] = mapped_column(Integer, default=0)
+    # The citizen's view, materialised on first read per (version, city day); see cases/read_model.py.
+    view_version: Mapped[int] = mapped_column(Integer, default=0)
+    view_cache_key: Mapped[str | None] = mapped_column(String(40))
+    view_cache: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    item: Mapped[ServiceItem] = relationship()
+
+
+class CaseEvent(db.Model):
+    """The timeline: one row per transition or notable fact. ``visible``: shown to the citizen."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    effective_on: Mapped[date] = mapped_column(Date)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    visible: Mapped[bool] = mapped_column(Boolean, default=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    internal_note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict | None] = mapped_column(JSON)
+
+
+class StoredFile(db.Model):
+    """Upload bytes, in the database for now (no object store in the embedded default)."""
+
+    __tablename__ = "stored_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CaseMaterial(db.Model):
+    """One required material of a case: an uploaded, checked file or a certificate from the library."""
+
+    __tablename__ = "case_materials"
+    __table_args__ = (UniqueConstraint("case_id", "material_code", name="uq_case_materials_case_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    material_code: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))  # upload | certificate
+    check_ok: Mapped[bool] = mapped_column(Boolean)
+    check: Mapped[dict] = mapped_column(JSON, default=dict)
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_files.id"))
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
+    filename: Mapped[str | None] = mapped_column(String(200))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ApprovalTask(db.Model):
+    """Parallel approval (并联审批): one task per department; the case moves on when all are done."""
+
+    __tablename__ = "case_approval_tasks"
+    __table_args__ = (UniqueConstraint("case_id", "department_code", name="uq_case_approval_tasks_case_dept"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"), index=True)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    done_by: Mapped[str | None] = mapped_column(String(64))
+    opinion: Mapped[str | None] = mapped_column(Text)
+
+
+class Certificate(db.Model):
+    """An electronic certificate (电子证照) in the shared library, keyed by its holder's account."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    holder_name: Mapped[str | None] = mapped_column(EncryptedText("certificate.holder_name"))
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), unique=True)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Rating(db.Model):
+    """好差评 (GB/T 39734): one per case, 5 = 非常满意 … 1 = 非常不满意."""
+
+    __tablename__ = "case_ratings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Rectification(db.Model):
+    """A bad rating (差评) opens a rectification for the department, with a working-day deadline."""
+
+    __tablename__ = "case_rectifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("case_ratings.id", ondelete="CASCADE"), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"), index=True)
+    due_on: Mapped[date] = mapped_column(Date)
+    colour: Mapped[str] = mapped_column(String(8), default=GREEN)
+    colour_changes: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    done_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SupervisionWarning(db.Model):
+    """A warning raised by the deadline scan, once per colour change, to a role of a department."""
+
+    __tablename__ = "supervision_warnings"
+    __table_args__ = (
+        UniqueConstraint("subject_type", "subject_id", "colour_change", "role", name="uq_supervision_warnings_once"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_type: Mapped[str] = mapped_column(String(16))  # case | rectification
+    subject_id: Mapped[int] = mapped_column(Integer, index=True)
+    case_no: Mapped[str] = mapped_column(String(16))
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"), index=True)
+    colour: Mapped[str] = mapped_column(String(8))
+    colour_change: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(24))  # officer | supervisor
+    due_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

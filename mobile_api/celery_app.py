@@ -57,7 +57,9 @@ def init_celery(app: Flask) -> Celery:
         transport_options = {"polling_interval": 0.1}
     elif broker.startswith("redis"):
         # A task not acknowledged within this time is redelivered (worker died mid-task).
-        transport_options = {"visibility_timeout": 600}
+        # Publishing gives up after one quick retry instead of ~6 s per message: with the broker down,
+        # a request that commits an outbox row must not hang (the sweep publishes the row later).
+        transport_options = {"visibility_timeout": 600, "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
     celery.conf.update(
         broker_url=broker,
         result_backend=app.config.get("CELERY_RESULT_BACKEND"),

@@ -53,6 +53,13 @@ def _int(name: str, default: int) -> int:
     return int(value) if value is not None else default
 
 
+def _named_urls(urls: str | None, keys: str | None) -> list[tuple[str, str, str | None]]:
+    """``"a=http://x,b=http://y"`` (+ ``"a=key1,b=key2"``) → ``[("a", "http://x", "key1"), …]``."""
+    key_of = dict(item.split("=", 1) for item in (keys or "").split(",") if "=" in item)
+    pairs = [item.split("=", 1) for item in (urls or "").split(",") if "=" in item]
+    return [(name.strip(), url.strip(), key_of.get(name.strip())) for name, url in pairs]
+
+
 def load_config(overrides: dict | None = None) -> dict:
     """Build the Flask config mapping from the environment, then apply ``overrides``."""
     env = _env("APP_ENV", "development")
@@ -116,6 +123,22 @@ def load_config(overrides: dict | None = None) -> dict:
         "WECHAT_APPID": _env("WECHAT_APPID", "wx-dev-appid"),
         "WECHAT_SECRET": _env("WECHAT_SECRET", "wx-dev-secret"),
         "HTTP_TIMEOUT_SECONDS": float(_env("HTTP_TIMEOUT_SECONDS", "5")),
+        # Notifications (see notifications/): several SMS gateways as "name=url,name=url" (keys in
+        # SMS_GATEWAY_KEYS "name=key,…"), failover when a gateway's recent error rate is too high.
+        "SMS_GATEWAYS": _named_urls(_env("SMS_GATEWAYS"), _env("SMS_GATEWAY_KEYS")),
+        "SMS_FAILOVER_ERROR_RATE": float(_env("SMS_FAILOVER_ERROR_RATE", "0.5")),
+        "SMS_FAILOVER_MIN_ATTEMPTS": _int("SMS_FAILOVER_MIN_ATTEMPTS", 3),
+        "SMS_HEALTH_WINDOW_SECONDS": _int("SMS_HEALTH_WINDOW_SECONDS", 60),
+        "WECHAT_TOKEN_MARGIN_SECONDS": _int("WECHAT_TOKEN_MARGIN_SECONDS", 300),
+        "NOTIFY_QUIET_HOURS": _env("NOTIFY_QUIET_HOURS", "22:00-08:00"),
+        "NOTIFY_SMS_PER_RECIPIENT": _int("NOTIFY_SMS_PER_RECIPIENT", 10),
+        "NOTIFY_SMS_RATE_WINDOW_SECONDS": _int("NOTIFY_SMS_RATE_WINDOW_SECONDS", 3600),
+        "NOTIFY_MAX_ATTEMPTS": _int("NOTIFY_MAX_ATTEMPTS", 5),
+        "NOTIFY_RETRY_BASE_SECONDS": float(_env("NOTIFY_RETRY_BASE_SECONDS", "1")),
+        "NOTIFY_MAX_AGE_SECONDS": _int("NOTIFY_MAX_AGE_SECONDS", 24 * 3600),
+        "NOTIFY_URGENT_MAX_AGE_SECONDS": _int("NOTIFY_URGENT_MAX_AGE_SECONDS", 600),
+        "NOTIFY_STUCK_SECONDS": _int("NOTIFY_STUCK_SECONDS", 60),
+        "NOTIFY_SWEEP_SECONDS": float(_env("NOTIFY_SWEEP_SECONDS", "30")),
         "TIMEZONE": "Asia/Shanghai",
         # OpenAPI (flask-smorest)
         "API_TITLE": "掌上市民之家 API",
@@ -142,3 +165,19 @@ def check_production_config(config: dict) -> None:
         problems.append("SANDBOX_MODE (must be off in production)")
     if problems:
         raise ConfigError("Refusing to start in production with unsafe settings: " + ", ".join(problems))
+
+
+def apply_package_defaults(app_config: dict, defaults: dict) -> None:
+    """A domain package's settings: explicit app config wins, then the environment, then ``defaults``.
+
+    Environment values are converted to the default's type; tuple defaults are not settable from the
+    environment.
+    """
+    for name, default in defaults.items():
+        if name in app_config:
+            continue
+        raw = os.environ.get(name)
+        if raw in (None, "") or isinstance(default, tuple):
+            app_config[name] = default
+        else:
+            app_config[name] = type(default)(raw)

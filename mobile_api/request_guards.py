@@ -23,5 +23,16 @@ def _check_body() -> None:
         raise Problem(413, "payload_too_large", "提交的内容太大", max_bytes=current_app.config["MAX_JSON_BODY"])
 
 
+def _check_nul_bytes() -> None:
+    """PostgreSQL text cannot hold NUL: refuse it at the door instead of failing in the database."""
+    if "\x00" in request.full_path or "%00" in request.full_path:
+        raise Problem(422, "invalid_characters", "请求中含有无效字符")
+    if request.mimetype == "application/json" and request.method in BODY_METHODS:
+        raw = request.get_data(cache=True)
+        if b"\\u0000" in raw or b"\x00" in raw:
+            raise Problem(422, "invalid_characters", "请求中含有无效字符")
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_check_body)
+    app.before_request(_check_nul_bytes)

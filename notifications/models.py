@@ -1,11 +1,11 @@
-"""The notification outbox and what the sandbox channel adapters recorded."""
+"""The notification outbox, its history, the in-app inbox, preferences, and channel state."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mobile_api.extensions import db
@@ -14,6 +14,7 @@ from mobile_api.timeutil import UTCDateTime, utcnow
 
 FINAL_STATUSES = ("delivered", "temporary_failure", "permanent_failure", "cancelled")
 STATUSES = ("created", "queued", "sending", "sent") + FINAL_STATUSES
+FAILED_STATUSES = ("temporary_failure", "permanent_failure")
 
 
 def new_notification_id() -> str:
@@ -45,6 +46,13 @@ class Notification(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # 0002_notifications
+    # Not before this time (quiet hours, per-recipient rate limit); the sweep publishes it then.
+    deliver_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    wechat_openid: Mapped[str | None] = mapped_column(String(64))
+    essential: Mapped[bool] = mapped_column(Boolean, default=True)
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resent_from: Mapped[str | None] = mapped_column(String(32))
 
 
 class NotificationEvent(db.Model):
@@ -70,3 +78,63 @@ class SandboxMessage(db.Model):
     content: Mapped[str] = mapped_column(Text)
     meta: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class InboxMessage(db.Model):
+    """A message in the citizen's in-app inbox (one per notification at most)."""
+
+    __tablename__ = "inbox_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(32), index=True)
+    notification_id: Mapped[str] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"), unique=True)
+    title: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(EncryptedText("inbox.body"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class NotificationPreference(db.Model):
+    """A citizen's choices: non-essential messages by SMS / WeChat, and quiet hours."""
+
+    __tablename__ = "notification_preferences"
+
+    account_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sms: Mapped[bool] = mapped_column(Boolean, default=True)
+    wechat: Mapped[bool] = mapped_column(Boolean, default=True)
+    quiet_hours: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class WechatSubscription(db.Model):
+    """One-time subscribe-message grants (wx.requestSubscribeMessage): each allows one message."""
+
+    __tablename__ = "wechat_subscriptions"
+    __table_args__ = (UniqueConstraint("account_id", "template_code", name="uq_wechat_subscriptions_account_template"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(32))
+    template_code: Mapped[str] = mapped_column(String(64))
+    remaining: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ChannelCounter(db.Model):
+    """Windowed counters (rate limits, provider error rates) when the deployment has no Redis."""
+
+    __tablename__ = "channel_counters"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ChannelToken(db.Model):
+    """Cached access tokens (WeChat) when the deployment has no Redis."""
+
+    __tablename__ = "channel_tokens"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str | None] = mapped_column(EncryptedText("channel.token"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    refreshing_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

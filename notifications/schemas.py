@@ -1,6 +1,9 @@
 from marshmallow import Schema, fields, validate
 
 from mobile_api.pagination import PageArgs
+from notifications.models import STATUSES
+from notifications.service import RECEIPT_STATUSES
+from notifications.templates import CHANNELS
 
 
 class SandboxQuery(PageArgs):
@@ -13,3 +16,120 @@ class SandboxMessageSchema(Schema):
     recipient = fields.String()
     content = fields.String()
     created_at = fields.DateTime()
+
+
+class InboxQuery(PageArgs):
+    unread = fields.Boolean(load_default=False, metadata={"description": "Only unread messages"})
+
+
+class InboxMessageSchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    body = fields.String()
+    created_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True)
+    read = fields.Function(lambda message: message.read_at is not None)
+
+
+class InboxPageSchema(Schema):
+    items = fields.List(fields.Nested(InboxMessageSchema))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+    unread = fields.Integer(metadata={"description": "Unread messages in the whole inbox"})
+
+
+class PreferencesSchema(Schema):
+    sms = fields.Boolean(metadata={"description": "Non-essential messages by SMS"})
+    wechat = fields.Boolean(metadata={"description": "Non-essential messages by WeChat"})
+    quiet_hours = fields.Boolean(metadata={"description": "Hold non-urgent messages 22:00–08:00"})
+
+
+class PreferencesUpdate(Schema):
+    sms = fields.Boolean()
+    wechat = fields.Boolean()
+    quiet_hours = fields.Boolean()
+
+
+class WechatSubscriptionRequest(Schema):
+    template_codes = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        required=True,
+        validate=validate.Length(min=1, max=20),
+        metadata={"description": "Templates the citizen accepted in wx.requestSubscribeMessage"},
+    )
+
+
+class WechatSubscriptionSchema(Schema):
+    template_code = fields.String()
+    remaining = fields.Integer()
+
+
+class WechatSubscriptionList(Schema):
+    items = fields.List(fields.Nested(WechatSubscriptionSchema))
+
+
+class ReceiptSchema(Schema):
+    message_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    status = fields.String(required=True, validate=validate.OneOf(sorted(RECEIPT_STATUSES)))
+    error_code = fields.String(validate=validate.Length(max=64), allow_none=True)
+    reference = fields.String(validate=validate.Length(max=64), allow_none=True)
+    delivered_at = fields.String(validate=validate.Length(max=64), allow_none=True)
+
+
+class ReceiptResult(Schema):
+    id = fields.String()
+    status = fields.String()
+    applied = fields.Boolean(metadata={"description": "False: a late or repeated receipt, ignored"})
+
+
+class StaffNotificationQuery(PageArgs):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
+    template_code = fields.String(validate=validate.Length(max=64))
+
+
+class NotificationEventSchema(Schema):
+    status = fields.String()
+    detail = fields.String(allow_none=True)
+    at = fields.DateTime()
+
+
+class StaffNotificationSchema(Schema):
+    id = fields.String()
+    template_code = fields.String()
+    template_version = fields.Integer()
+    account_id = fields.String(allow_none=True)
+    phone_masked = fields.String(allow_none=True)
+    urgent = fields.Boolean()
+    status = fields.String()
+    channel = fields.String(allow_none=True)
+    provider = fields.String(allow_none=True)
+    segments = fields.Integer(allow_none=True)
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    deliver_after = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    sent_at = fields.DateTime(allow_none=True)
+    final_at = fields.DateTime(allow_none=True)
+    resent_from = fields.String(allow_none=True)
+    events = fields.List(fields.Nested(NotificationEventSchema))
+
+
+class ResendRequest(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=200), metadata={"description": "Why it is resent"})
+
+
+class StatusChannelCount(Schema):
+    status = fields.String()
+    channel = fields.String()
+    count = fields.Integer()
+
+
+class NotificationCounts(Schema):
+    since = fields.DateTime()
+    until = fields.DateTime()
+    total = fields.Integer()
+    by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_channel = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_status_and_channel = fields.List(fields.Nested(StatusChannelCount))

@@ -1,31 +1,40 @@
-"""Celery tasks for notifications: thin, idempotent, named so the names survive refactors."""
+"""Celery tasks for notifications: thin, idempotent, named so the names survive refactors.
+
+``send`` is safe to run twice for one id (the claim is a conditional UPDATE), so the tasks run with
+``acks_late`` + ``reject_on_worker_lost`` (mobile_api/celery_app.py): a worker killed mid-task leaves
+the message to be redelivered, and the sweep settles anything a dead worker left half-done.
+"""
 
 from __future__ import annotations
 
 import random
 
+from flask import current_app
+
 from mobile_api.celery_app import celery
 from notifications import service
 
 
-def _backoff(attempts: int) -> float:
-    """Exponential backoff with full jitter: 1 s, 2 s, 4 s … capped at 5 min."""
-    return random.uniform(0, min(300, 2 ** attempts))
+def backoff_seconds(attempts: int, base: float) -> float:
+    """Exponential backoff with full jitter: up to base·2, base·4, base·8 … capped at 5 min."""
+    return random.uniform(base / 2, min(300.0, base * 2**attempts))
 
 
 def _send(task, notification_id: str) -> str:
     try:
         return service.send(notification_id)
     except service.RetryLater as exc:
-        raise task.retry(countdown=_backoff(exc.attempts), max_retries=service.MAX_ATTEMPTS) from exc
+        countdown = backoff_seconds(exc.attempts, current_app.config["NOTIFY_RETRY_BASE_SECONDS"])
+        raise task.retry(countdown=countdown) from exc
 
 
-@celery.task(name="notifications.send", bind=True)
+# max_retries=None: the service decides when to give up (NOTIFY_MAX_ATTEMPTS), not Celery's default of 3.
+@celery.task(name="notifications.send", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def send_notification(self, notification_id: str) -> str:
     return _send(self, notification_id)
 
 
-@celery.task(name="notifications.send_urgent", bind=True)
+@celery.task(name="notifications.send_urgent", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def send_urgent_notification(self, notification_id: str) -> str:
     return _send(self, notification_id)
 
@@ -33,3 +42,8 @@ def send_urgent_notification(self, notification_id: str) -> str:
 @celery.task(name="notifications.sweep_stuck")
 def sweep_stuck_notifications() -> int:
     return service.sweep_stuck()
+
+
+@celery.task(name="notifications.noop")
+def noop(_marker: int = 0) -> None:
+    """Does nothing: the baseline the notifications benchmark measures the broker with."""

@@ -3,12 +3,20 @@
 Domain packages register their own templates at import time (``register_template``); a template's
 parameters are checked when ``notify()`` is called, so a missing parameter fails the caller's test
 instead of sending a blank SMS.
+
+Channels, in order: ``inbox`` (a copy in the in-app inbox whenever the recipient has an account),
+then the first usable *push* channel among ``wechat`` (needs a bound WeChat, a subscription and a
+``wechat_template_id``) and ``sms``. ``essential`` messages ignore the citizen's channel opt-outs;
+``urgent`` ones skip quiet hours and rate limits and go on the ``urgent`` queue.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from string import Formatter
+
+CHANNELS = ("inbox", "wechat", "sms")
+PUSH_CHANNELS = ("wechat", "sms")
 
 
 class TemplateError(ValueError):
@@ -25,6 +33,12 @@ class Template:
     urgent: bool = False
     essential: bool = True
     title: str = ""
+    # WeChat subscribe message: the template id registered in the mini program's console; when empty
+    # the template is never sent by WeChat. Keys of ``data`` are the template's parameter names.
+    wechat_template_id: str = ""
+    wechat_page: str = ""
+    # Seconds after which an unsent message is marked failed instead of sent late (None: config default).
+    max_age_seconds: int | None = None
     fields_in_body: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -32,6 +46,9 @@ class Template:
         object.__setattr__(self, "fields_in_body", names)
         if names != set(self.params):
             raise TemplateError(f"template {self.code}: body fields {sorted(names)} != params {sorted(self.params)}")
+        unknown = set(self.channels) - set(CHANNELS)
+        if unknown or not self.channels:
+            raise TemplateError(f"template {self.code}: channels must be among {CHANNELS}, got {self.channels}")
 
     def validate(self, params: dict) -> None:
         missing = set(self.params) - set(params)
@@ -39,11 +56,15 @@ class Template:
         if missing or extra:
             raise TemplateError(f"template {self.code}: missing {sorted(missing)}, unexpected {sorted(extra)}")
         for name, kind in self.params.items():
-            if not isinstance(params[name], kind):
+            if not isinstance(params[name], kind) or (kind is int and isinstance(params[name], bool)):
                 raise TemplateError(f"template {self.code}: {name} must be {kind.__name__}")
 
     def render(self, params: dict) -> str:
         return self.body.format(**params)
+
+    @property
+    def push_channels(self) -> tuple[str, ...]:
+        return tuple(channel for channel in self.channels if channel in PUSH_CHANNELS)
 
 
 _TEMPLATES: dict[str, Template] = {}

@@ -22,7 +22,10 @@ trap cleanup EXIT INT TERM
 
 # Sign-in codes get their own worker so a backlog of reminders never delays a sign-in.
 celery -A mobile_api.worker worker -Q urgent -n "urgent@%h" -c 2 --loglevel=INFO & pids+=($!)
-celery -A mobile_api.worker worker -Q notify,face,express,default -n "main@%h" -c 2 --loglevel=INFO & pids+=($!)
+# Notifications: many short tasks; prefetching 8 per process keeps the pool busy (the SQL broker polls).
+# Safe with late acks: what a killed worker had reserved is redelivered or swept (notifications.sweep_stuck).
+celery -A mobile_api.worker worker -Q notify -n "notify@%h" -c 2 --prefetch-multiplier=8 --loglevel=INFO & pids+=($!)
+celery -A mobile_api.worker worker -Q face,express,default -n "main@%h" -c 2 --loglevel=INFO & pids+=($!)
 celery -A mobile_api.worker beat --schedule "${INSTANCE_PATH:-instance}/celerybeat-schedule" --loglevel=INFO & pids+=($!)
 gunicorn -w "$WEB_WORKERS" --threads 8 -b "$HOST:$PORT" --access-logfile - wsgi:app & pids+=($!)
 

@@ -22,6 +22,11 @@ _TMP = Path(tempfile.mkdtemp(prefix="mobile-api-tests-"))
 os.environ.setdefault("INSTANCE_PATH", str(_TMP))
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ["APP_ENV"] = "development"
+# Tests must not depend on the hour they run at (CI may run inside 22:00–08:00) nor on how many
+# messages one test citizen gets: quiet hours off and a generous per-recipient SMS limit by default;
+# the notification tests that exercise both set them explicitly.
+os.environ.setdefault("NOTIFY_QUIET_HOURS", "00:00-00:00")
+os.environ.setdefault("NOTIFY_SMS_PER_RECIPIENT", "1000")
 
 from tests.support import wait_for  # noqa: E402
 

@@ -139,3 +139,10 @@ def test_json_log_lines_carry_the_request_id(app):
         logger.removeHandler(handler)
     line = json.loads(stream.getvalue().strip())
     assert line["request_id"] == "req-12345678" and line["message"] == "hello"
+
+
+def test_nul_characters_are_refused_before_the_database(client):
+    response = client.post("/api/v1/auth/sms-codes", data='{"phone": "1380013800\\u0000"}', content_type="application/json")
+    assert response.status_code == 422 and response.get_json()["code"] == "invalid_characters"
+    response = client.get("/api/v1/sandbox/messages?phone=138%00")
+    assert response.status_code == 422 and response.get_json()["code"] == "invalid_characters"

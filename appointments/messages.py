@@ -1,0 +1,68 @@
+"""What appointments say to citizens (SMS templates)."""
+
+from notifications.templates import Template, register_template
+
+BOOKED = register_template(
+    Template(
+        code="appointments.booked",
+        version=1,
+        body="【掌上市民之家】您已预约{hall}办理{item}，时间{when}，预约码{code}。请携带材料按时到达并签到取号。",
+        params={"hall": str, "item": str, "when": str, "code": str},
+    )
+)
+
+REMINDER_DAY_BEFORE = register_template(
+    Template(
+        code="appointments.reminder_day_before",
+        version=1,
+        body="【掌上市民之家】提醒：您预约了明天{when}在{hall}办理{item}（预约码{code}），请按时到达。如不能前往请提前取消。",
+        params={"hall": str, "item": str, "when": str, "code": str},
+    )
+)
+
+REMINDER_HOUR_BEFORE = register_template(
+    Template(
+        code="appointments.reminder_hour_before",
+        version=1,
+        body="【掌上市民之家】提醒：您预约的{item}将于{when}在{hall}办理（预约码{code}），请提前到达签到取号。",
+        params={"hall": str, "item": str, "when": str, "code": str},
+    )
+)
+
+WAITLIST_OFFER = register_template(
+    Template(
+        code="appointments.waitlist_offer",
+        version=1,
+        body="【掌上市民之家】{hall}{when}办理{item}有空余名额，已为您保留至{until}，请在App中确认预约，逾期将顺延给下一位。",
+        params={"hall": str, "item": str, "when": str, "until": str},
+        urgent=True,
+    )
+)
+
+THREE_AHEAD = register_template(
+    Template(
+        code="appointments.three_ahead",
+        version=1,
+        body="【掌上市民之家】您的排队号{ticket_no}前面还有3人，请留意叫号，做好办理准备。",
+        params={"ticket_no": str},
+        urgent=True,
+    )
+)
+
+BOOKING_SUSPENDED = register_template(
+    Template(
+        code="appointments.booking_suspended",
+        version=1,
+        body="【掌上市民之家】您在90天内有{count}次预约未到场，{until}前暂停网上预约。如有疑问请拨打12345。",
+        params={"count": int, "until": str},
+    )
+)
+
+CANCELLED_HALL_CLOSED = register_template(
+    Template(
+        code="appointments.cancelled_hall_closed",
+        version=1,
+        body="【掌上市民之家】因{reason}，{hall}{day}闭厅，您预约的{item}（预约码{code}）已取消，请在App中重新预约。给您带来不便，敬请谅解。",
+        params={"reason": str, "hall": str, "day": str, "item": str, "code": str},
+    )
+)

@@ -1,0 +1,156 @@
+"""Benchmark: messages/s end-to-end through ``notify()`` → broker → worker → local HTTP SMS gateway,
+against a no-op task through the same broker and the same worker, measured in the same run.
+
+    python bench/bench_notifications.py [--messages 300] [--concurrency 2]
+
+Embedded default (fresh SQLite database + SQLite broker in a temporary folder) unless DATABASE_URL /
+CELERY_BROKER_URL / REDIS_URL are set (then PostgreSQL / Redis; use your own database and Redis DBs:
+the schema is recreated). Everything runs on 127.0.0.1. Completion is counted the same way for
+both workloads: the worker's "succeeded" log lines for the task. Prints both rates and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+TMP = Path(tempfile.mkdtemp(prefix="bench-notifications-"))
+os.environ.setdefault("INSTANCE_PATH", str(TMP))
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ["APP_ENV"] = "development"
+
+from tests.notifications.fakes import FakeSmsGateway  # noqa: E402  (a local server speaking the gateway protocol)
+
+GATEWAY_KEY = "bench-key"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--prefetch", type=int, default=8, help="worker prefetch multiplier (scripts/run.sh runs the notify worker with 8)")
+    parser.add_argument("--pool", default="prefork", choices=("prefork", "threads"), help="worker pool")
+    parser.add_argument("--timeout", type=float, default=100.0, help="give up after this many seconds per workload")
+    args = parser.parse_args()
+
+    gateway = FakeSmsGateway("bench", GATEWAY_KEY)
+    os.environ.update(
+        {"SMS_PROVIDER": "http", "SMS_GATEWAYS": f"bench={gateway.url}", "SMS_GATEWAY_KEYS": f"bench={GATEWAY_KEY}",
+         "NOTIFY_QUIET_HOURS": "00:00-00:00", "NOTIFY_SMS_PER_RECIPIENT": "1000000"}
+    )
+    app = _fresh_app()
+    log_path = TMP / "worker.log"
+    worker = _start_worker(log_path, args.concurrency, args.prefetch, args.pool)
+    try:
+        _warm_up(app, log_path, gateway)
+        baseline = _run("no-op task", args.messages, args.timeout, log_path, "notifications.noop", _publish_noops)
+        pipeline = _run("notify() → SMS gateway", args.messages, args.timeout, log_path, "notifications.send", _notify_batch(app))
+        received = sum(1 for count in gateway.posts.values() if count)
+        twice = len(gateway.sent_twice())
+    finally:
+        os.killpg(worker.pid, 9)
+        worker.wait()
+        gateway.close()
+    print(f"broker: {app.config['CELERY_BROKER_URL'].split('://')[0]}, database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}, "
+          f"worker pool {args.pool}, concurrency {args.concurrency}, prefetch {args.prefetch}, {args.messages} messages each")
+    print(f"baseline  no-op task          : {baseline:8.1f} tasks/s")
+    print(f"pipeline  notify()→worker→SMS : {pipeline:8.1f} messages/s  (gateway received {received}, sent twice {twice})")
+    print(f"ratio pipeline/baseline       : {pipeline / baseline:8.2f}  (aim ≥ 0.5)")
+
+
+def _fresh_app():
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from mobile_api import create_app
+    from mobile_api.extensions import db
+
+    for name in ("REDIS_URL", "CELERY_BROKER_URL"):
+        url = os.environ.get(name, "")
+        if url.startswith("redis"):
+            import redis
+
+            redis.Redis.from_url(url).flushdb()
+    app = create_app()
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+        upgrade(directory=str(ROOT / "migrations"), revision="heads")
+    return app
+
+
+def _start_worker(log_path: Path, concurrency: int, prefetch: int, pool: str) -> subprocess.Popen:
+    log = log_path.open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "mobile_api.worker", "worker", "-Q", "notify,urgent", "-c", str(concurrency),
+         "-n", f"bench{uuid.uuid4().hex[:6]}@%h", "--loglevel=INFO", f"--prefetch-multiplier={prefetch}", f"--pool={pool}", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
+    )
+    deadline = time.monotonic() + 90
+    while b" ready." not in log_path.read_bytes():
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit(f"worker did not start, see {log_path}")
+        time.sleep(0.2)
+    return process
+
+
+def _succeeded(log_path: Path, task_name: str) -> int:
+    marker = f"Task {task_name}[".encode()
+    return sum(1 for line in log_path.read_bytes().splitlines() if marker in line and b"succeeded" in line)
+
+
+def _publish_noops(count: int) -> None:
+    from notifications.tasks import noop
+
+    for n in range(count):
+        noop.apply_async((n,), queue="notify")
+
+
+def _notify_batch(app, batch: int = 50):
+    def publish(count: int) -> None:
+        from mobile_api.extensions import db
+        from notifications.service import notify
+
+        with app.app_context():
+            for start in range(0, count, batch):
+                for n in range(start, min(count, start + batch)):
+                    notify(f"139{n:08d}", "notifications.sms_notice", {"content": f"您的证照已寄出{n}"}, dedupe_key=f"bench:{uuid.uuid4().hex}")
+                db.session.commit()  # one domain transaction per batch; published after commit
+            db.session.remove()
+
+    return publish
+
+
+def _run(label: str, count: int, timeout: float, log_path: Path, task_name: str, publish) -> float:
+    before = _succeeded(log_path, task_name)
+    started = time.monotonic()
+    publish(count)
+    published = time.monotonic() - started
+    while _succeeded(log_path, task_name) - before < count:
+        if time.monotonic() - started > timeout:
+            raise SystemExit(f"{label}: only {_succeeded(log_path, task_name) - before}/{count} done after {timeout} s")
+        time.sleep(0.05)
+    elapsed = time.monotonic() - started
+    print(f"{label}: {count} in {elapsed:.2f} s (publishing took {published:.2f} s)", flush=True)
+    return count / elapsed
+
+
+def _warm_up(app, log_path: Path, gateway: FakeSmsGateway) -> None:
+    """One round of each so that imports, connection pools and caches are not measured."""
+    _run("warm-up no-op", 10, 60, log_path, "notifications.noop", _publish_noops)
+    _run("warm-up notify", 10, 60, log_path, "notifications.send", _notify_batch(app))
+    gateway.reset()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""200 concurrent clients from several processes against several server processes (gunicorn).
+
+Runs on whatever the suite runs on: the embedded default (SQLite) or PostgreSQL + Redis. Exactly
+as many bookings as places, every other answer a clean 409, never a 5xx; the same for "next".
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import uuid
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from tests.appointments.conftest import ITEM, create_citizen, create_hall
+from tests.appointments.rush import fire
+from tests.conftest import ROOT
+from tests.support import bearer, wait_for
+
+CLIENTS = 200
+CLIENT_PROCESSES = 4
+PLACES = 10
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def servers(app, tmp_path_factory):
+    """Three gunicorn worker processes (8 threads each) on the test database, limits opened for the rush."""
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("gunicorn") / "gunicorn.log").open("ab")
+    env = {
+        **os.environ,
+        "APPOINTMENTS_BOOKING_IP_LIMIT": "100000 per minute",
+        "APPOINTMENTS_AVAILABILITY_LIMIT": "100000 per minute",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "3", "--threads", "8", "-b", f"127.0.0.1:{port}", "--timeout", "120", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def ready():
+        try:
+            return requests.get(f"{base}/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(ready, timeout=90, what="gunicorn ready")
+        yield base
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=30)
+
+
+def _rush(requests_to_send):
+    """Split the requests over CLIENT_PROCESSES processes; each fires its share from threads at once."""
+    chunks = [requests_to_send[index::CLIENT_PROCESSES] for index in range(CLIENT_PROCESSES)]
+    with multiprocessing.get_context("spawn").Pool(CLIENT_PROCESSES) as pool:
+        results = pool.map(fire, [(f"p{index}", chunk) for index, chunk in enumerate(chunks)])
+    return [result for chunk in results for result in chunk]
+
+
+def test_200_clients_book_10_places(app_context, servers):
+    from appointments.models import Booking, Slot
+    from mobile_api.extensions import db
+
+    hall = create_hall(windows=PLACES)
+    citizens = [create_citizen() for _ in range(CLIENTS)]
+    days = requests.get(f"{servers}/api/v1/halls/{hall['id']}/availability", params={"item_code": ITEM}, timeout=10).json()["days"]
+    start = next(slot["start"] for day in days for slot in day["slots"])
+    body = {"hall_id": hall["id"], "item_code": ITEM, "start": start}
+    results = _rush([
+        ("POST", f"{servers}/api/v1/appointments", {**citizen["headers"], "Idempotency-Key": uuid.uuid4().hex}, body)
+        for citizen in citizens
+    ])
+
+    statuses = sorted(status for status, _, _ in results)
+    assert all(0 < status < 500 for status in statuses), statuses
+    assert statuses.count(201) == PLACES
+    assert statuses.count(409) == CLIENTS - PLACES
+    assert {code for status, code, _ in results if status == 409} == {"slot_full"}
+    db.session.expire_all()
+    slot = db.session.scalar(select(Slot).where(Slot.hall_id == hall["id"]))
+    assert (slot.booked, slot.capacity) == (PLACES, PLACES)
+    assert db.session.scalar(select(func.count()).select_from(Booking).where(Booking.slot_id == slot.id)) == PLACES
+
+
+def test_200_next_presses_call_each_ticket_once(app, client, app_context, servers):
+    from appointments import queue
+    from appointments.models import Ticket
+    from auth.models import StaffUser
+    from auth.roles import WINDOW_CLERK
+    from auth.service import create_staff
+    from mobile_api.extensions import db
+    from tests.support import staff_token
+
+    hall = create_hall(windows=PLACES)
+    username = f"rush{uuid.uuid4().hex[:8]}"
+    create_staff(username, app.config["DEMO_PASSWORD"], [WINDOW_CLERK], "叫号压力测试", ["MZ"], [hall["id"]])
+    staff = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
+    issued = {queue.issue_walk_in(staff, hall["id"], ITEM, None)["ticket_no"] for _ in range(PLACES)}
+    headers = bearer(staff_token(client, username, app.config["DEMO_PASSWORD"]))
+    results = _rush([
+        ("POST", f"{servers}/api/v1/staff/halls/{hall['id']}/queue/next", headers, {"window_id": hall["windows"][index % PLACES]})
+        for index in range(CLIENTS)
+    ])
+
+    statuses = [status for status, _, _ in results]
+    assert all(0 < status < 500 for status in statuses), sorted(statuses)
+    called = [body["ticket_no"] for status, _, body in results if status == 200]
+    assert sorted(called) == sorted(issued)  # every ticket called, none twice
+    assert {code for status, code, _ in results if status != 200} == {"queue_empty"}
+    db.session.expire_all()
+    tickets = db.session.scalars(select(Ticket).where(Ticket.hall_id == hall["id"])).all()
+    assert all(ticket.window_id is not None and ticket.status in ("called", "served") for ticket in tickets)
