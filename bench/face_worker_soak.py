@@ -205,9 +205,14 @@ def main() -> None:
     log_path = Path(instance) / "worker.log"
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "mobile_api.worker", "worker", "-Q", "face", "-c", "1", "-n", f"soak{os.getpid()}@%h",
-         "--loglevel=WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+         "--loglevel=INFO", "--without-heartbeat", "--without-mingle", "--without-gossip"],
         cwd=ROOT, stdout=log_path.open("ab"), stderr=subprocess.STDOUT, env={**os.environ}, start_new_session=True,
     )
+    deadline = time.monotonic() + 120
+    while b" ready." not in log_path.read_bytes():  # the SQL broker creates its queue rows on start-up
+        if time.monotonic() > deadline or worker.poll() is not None:
+            raise RuntimeError(f"face worker did not start, see {log_path}")
+        time.sleep(0.2)
     try:
         print(f"face worker pid {worker.pid}; feeding {args.count} verifications (1 in 3 bad)")
         report(soak(app, worker.pid, args.count))
