@@ -100,6 +100,8 @@ def inspect_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> UploadInf
         raise FaceImageError("image_unreadable", 422) from None
     if fmt not in ACCEPTED_FORMATS:
         raise FaceImageError("unsupported_image_format", 415)
+    if not _is_complete(fmt, data):
+        raise FaceImageError("image_unreadable", 422)
     if width < 1 or height < 1:
         raise FaceImageError("image_unreadable", 422)
     if width * height > max_pixels:
@@ -115,6 +117,8 @@ def decode(data: bytes, *, max_pixels: int, side: int = WORKING_SIDE) -> Decoded
             image = Image.open(io.BytesIO(data))
             if image.format not in ACCEPTED_FORMATS:
                 raise FaceImageError("unsupported_image_format", 415)
+            if not _is_complete(image.format, data):
+                raise FaceImageError("image_unreadable")
             if image.width * image.height > max_pixels:
                 raise FaceImageError("image_too_many_pixels", 413)
             taken_at = _exif_taken_at(image)
@@ -130,6 +134,12 @@ def decode(data: bytes, *, max_pixels: int, side: int = WORKING_SIDE) -> Decoded
         raise FaceImageError("image_unreadable") from None
     pixels = np.asarray(image, dtype=np.uint8)
     return DecodedFrame(image=image, taken_at_text=taken_at, phash=perceptual_hash(image), pixels=pixels)
+
+
+def _is_complete(fmt: str, data: bytes) -> bool:
+    """A JPEG cut off mid-stream still decodes (libjpeg pads it with grey) and its top half may hold a
+    face; a complete one ends with the EOI marker (phones may append a few bytes of padding)."""
+    return fmt != "JPEG" or b"\xff\xd9" in data[-256:]
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -7,8 +7,8 @@ same server, measured in the same run. Prints requests/s of both and the ratio.
 from __future__ import annotations
 
 import argparse
-import random
 import os
+import random
 import sys
 from pathlib import Path
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from kombu.transport import sqlalchemy as kombu_sqla
 from sqlalchemy import create_engine, event
+from sqlalchemy.exc import IntegrityError
 
 _NOT_ENGINE_OPTIONS = {
     "queue_tablename", "message_tablename", "callback", "errback", "max_retries", "interval_start",
@@ -18,6 +19,15 @@ _NOT_ENGINE_OPTIONS = {
 
 
 class Channel(kombu_sqla.Channel):
+    def _get_or_create(self, queue):
+        # kombu guards queue creation with an in-process mutex only; two processes creating the same
+        # queue row at start-up collide on its unique name. The loser reads the winner's row.
+        try:
+            return super()._get_or_create(queue)
+        except IntegrityError:
+            self.session.rollback()
+            return self.session.query(self.queue_cls).filter(self.queue_cls.name == queue).one()
+
     def _engine_from_config(self):
         conninfo = self.connection.client
         options = {k: v for k, v in conninfo.transport_options.items() if k not in _NOT_ENGINE_OPTIONS}

@@ -55,11 +55,17 @@ def test_garbage_empty_truncated_and_bombs():
     with pytest.raises(face.FaceImageError) as caught:
         face.inspect_upload(b"\xff\xd8" + b"\x00" * (9 * 1024 * 1024), **LIMITS)
     assert (caught.value.status, caught.value.reason) == (413, "image_too_large")
-    truncated = images.raw("obama_1.jpg")[: len(images.raw("obama_1.jpg")) * 6 // 10]
-    face.inspect_upload(truncated, **LIMITS)  # the header is fine, the pixels are not
-    with pytest.raises(face.FaceImageError) as caught:
-        face.decode(truncated, max_pixels=LIMITS["max_pixels"])
-    assert caught.value.reason == "image_unreadable"
+    # A JPEG cut off mid-stream: libjpeg would pad it with grey and the top half may hold a face.
+    for fraction in (0.5, 0.6, 0.9):
+        truncated = images.raw("obama_1.jpg")[: int(len(images.raw("obama_1.jpg")) * fraction)]
+        with pytest.raises(face.FaceImageError) as caught:
+            face.inspect_upload(truncated, **LIMITS)
+        assert (caught.value.status, caught.value.reason) == (422, "image_unreadable")
+        with pytest.raises(face.FaceImageError) as caught:
+            face.decode(truncated, max_pixels=LIMITS["max_pixels"])
+        assert caught.value.reason == "image_unreadable"
+    # A complete JPEG with a few bytes of padding after EOI still passes.
+    face.inspect_upload(images.raw("obama_1.jpg") + b"\x00" * 16, **LIMITS)
     with pytest.raises(face.FaceImageError) as caught:
         face.decode(_png_header_only(5000, 5000), max_pixels=LIMITS["max_pixels"])
     assert caught.value.reason == "image_unreadable"
