@@ -6,7 +6,7 @@ Runs on the embedded default in a temporary folder (or on DATABASE_URL / REDIS_U
 CELERY_BROKER_URL if set — never point it at a database you care about: it migrates it). Starts one
 ``celery worker -Q face -c 1`` (prefork: one child does the dlib work), submits ``count``
 verifications through the API (in-process test client), and samples the RSS of the worker's processes
-while they are decided. One verification in three is bad: truncated JPEG, noise (no face), two faces,
+while they are decided. One verification in three is bad: corrupted JPEG data, noise (no face), two faces,
 too dark, too blurry, another person, byte-identical frames, a tiny face.
 
 ``tests/face/test_face_worker_soak.py`` runs the same loop with a small count in CI.
@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-BAD_KINDS = ("truncated", "noise", "two_faces", "dark", "blurry", "other_person", "identical", "tiny")
+BAD_KINDS = ("corrupted", "noise", "two_faces", "dark", "blurry", "other_person", "identical", "tiny")
 
 
 def frames_for(kind: str) -> list[bytes]:
@@ -36,8 +36,13 @@ def frames_for(kind: str) -> list[bytes]:
     good = [images.variant("obama_1.jpg"), images.variant("obama_2.jpg")]
     if kind == "good":
         return good
-    if kind == "truncated":
-        return [good[0][: len(good[0]) // 2], good[1]]
+    if kind == "corrupted":
+        # Garbage in the middle of the compressed data, header and EOI intact (a truncated JPEG is refused
+        # by the web process already): the decoder in the worker has to cope with it.
+        frame = bytearray(good[0])
+        middle = len(frame) // 2
+        frame[middle : middle + 2048] = random.randbytes(2048)
+        return [bytes(frame), good[1]]
     if kind == "noise":
         return [images.encode(images.no_face_picture(random.randrange(10**6))), good[1]]
     if kind == "two_faces":
