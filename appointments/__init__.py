@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from mobile_api.config import apply_package_defaults
+from mobile_api.settings import register_settings
 
 # Configurable rules (environment variable of the same name overrides the default).
 DEFAULTS: dict[str, int | str] = {
@@ -29,17 +29,20 @@ DEFAULTS: dict[str, int | str] = {
 
 
 def _configure(app: Flask) -> None:
-    apply_package_defaults(app.config, DEFAULTS)
+    register_settings(app.config, DEFAULTS)
 
 
 def init_app(app: Flask) -> None:
-    import appointments.messages  # noqa: F401  (registers the SMS templates)
+    import appointments.messages
     import appointments.tasks  # noqa: F401  (workers must know the tasks)
     from appointments.api import appointments_blp, halls_blp, staff_queue_blp, waitlist_blp
+    from appointments.demo_data import seed_demo
     from mobile_api.celery_app import add_beat_job
+    from mobile_api.demo import register_demo_seeder
     from mobile_api.extensions import api
 
     _configure(app)
+    register_demo_seeder(app, 10, seed_demo)
     for blueprint in (halls_blp, appointments_blp, waitlist_blp, staff_queue_blp):
         api.register_blueprint(blueprint)
     add_beat_job(app, "appointment-reminders", "appointments.send_reminders", 60.0)

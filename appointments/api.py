@@ -27,10 +27,10 @@ from appointments.schemas import (
     WaitlistSchema,
     WalkInRequest,
 )
-from auth.access import current_account, current_staff, requires
-from auth.roles import ADMIN, SUPERVISOR, WINDOW_CLERK
+from mobile_api.access import current_account, current_staff, requires
 from mobile_api.extensions import limiter, principal_or_ip
 from mobile_api.idempotency import idempotent
+from mobile_api.roles import ADMIN, SUPERVISOR, WINDOW_CLERK
 
 halls_blp = Blueprint("halls", __name__, url_prefix="/api/v1/halls", description="服务大厅、可预约时段与叫号屏")
 appointments_blp = Blueprint("appointments", __name__, url_prefix="/api/v1/appointments", description="预约、改约、取消、签到取号")

@@ -22,7 +22,17 @@ def seed_halls() -> list[int]:
     for name, level, city, district, street, address, phone, lat, lng in HALLS:
         hall = db.session.scalar(select(Hall).where(Hall.name == name))
         if hall is None:
-            hall = Hall(name=name, level=level, city=city, district=district, street=street, address=address, phone=phone, latitude=lat, longitude=lng)
+            hall = Hall(
+                name=name,
+                level=level,
+                city=city,
+                district=district,
+                street=street,
+                address=address,
+                phone=phone,
+                latitude=lat,
+                longitude=lng,
+            )
             db.session.add(hall)
             db.session.flush()
         ids.append(hall.id)
@@ -35,8 +45,16 @@ def seed_halls() -> list[int]:
 WINDOW_ITEMS = {
     "公安": ["330200-GA-001", "330200-GA-002", "330200-GA-003", "330200-GA-005"],
     "不动产": ["330200-ZRZY-001", "330200-ZRZY-002", "330200-ZRZY-003", "330200-GJJ-001", "330200-GJJ-002"],
-    "综合": ["330200-SCJG-001", "330200-RS-001", "330200-RS-003", "330200-MZ-001", "330200-WJ-001", "330200-JT-001",
-             "330200-GA-001", "330200-GA-002"],
+    "综合": [
+        "330200-SCJG-001",
+        "330200-RS-001",
+        "330200-RS-003",
+        "330200-MZ-001",
+        "330200-WJ-001",
+        "330200-JT-001",
+        "330200-GA-001",
+        "330200-GA-002",
+    ],
 }
 WINDOWS_PER_GROUP = {"city": 3, "district": 2, "street": 1}
 
@@ -51,6 +69,19 @@ def _seed_windows_and_hours(hall: Hall, level: str) -> None:
     if db.session.scalar(select(OpeningRule.id).where(OpeningRule.hall_id == hall.id).limit(1)) is None:
         for weekday in range(5):
             db.session.add(
-                OpeningRule(hall_id=hall.id, weekday=weekday, opens=time(9), closes=time(17), break_start=time(12),
-                            break_end=time(13, 30), slot_minutes=30, per_window=1)
+                OpeningRule(
+                    hall_id=hall.id,
+                    weekday=weekday,
+                    opens=time(9),
+                    closes=time(17),
+                    break_start=time(12),
+                    break_end=time(13, 30),
+                    slot_minutes=30,
+                    per_window=1,
+                )
             )
+
+
+def seed_demo(context: dict) -> str:
+    context["hall_ids"] = seed_halls()
+    return f"appointments: {len(context['hall_ids'])} halls"

@@ -29,12 +29,12 @@ from appointments.models import (
     Window,
 )
 from appointments.schedule import windows_serving
-from auth.access import staff_actor
 from auth.models import Account, StaffUser
-from auth.roles import ADMIN
+from mobile_api.access import staff_actor
 from mobile_api.audit import record_audit
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
+from mobile_api.roles import ADMIN
 from mobile_api.sql import insert_ignoring_conflict
 from mobile_api.timeutil import CITY_TZ, utcnow
 from notifications.service import notify
@@ -56,19 +56,36 @@ def check_hall_scope(staff: StaffUser, hall_id: int) -> Hall:
 
 
 def issue_ticket(
-    hall_id: int, item_code: str, rank: int, now: datetime, *, booking_id: str | None = None,
-    account_id: str | None = None, issued_by: str | None = None, prefix: str = "B",
+    hall_id: int,
+    item_code: str,
+    rank: int,
+    now: datetime,
+    *,
+    booking_id: str | None = None,
+    account_id: str | None = None,
+    issued_by: str | None = None,
+    prefix: str = "B",
 ) -> Ticket:
     """Hand out the next number of the day (in the caller's transaction)."""
     day = _city_day(now)
     insert_ignoring_conflict(TicketCounter, hall_id=hall_id, day=day, prefix=prefix, value=0)
     # The increment is one UPDATE (row lock on PostgreSQL, write lock on SQLite): numbers never repeat.
     counter = (TicketCounter.hall_id == hall_id) & (TicketCounter.day == day) & (TicketCounter.prefix == prefix)
-    db.session.execute(update(TicketCounter).where(counter).values(value=TicketCounter.value + 1), execution_options={"synchronize_session": False})
+    db.session.execute(
+        update(TicketCounter).where(counter).values(value=TicketCounter.value + 1), execution_options={"synchronize_session": False}
+    )
     number = db.session.scalar(select(TicketCounter.value).where(counter))
     ticket = Ticket(
-        hall_id=hall_id, day=day, ticket_no=f"{prefix}{number:03d}", item_code=item_code, rank=rank, booking_id=booking_id,
-        account_id=account_id, status=WAITING, issued_at=now, issued_by=issued_by,
+        hall_id=hall_id,
+        day=day,
+        ticket_no=f"{prefix}{number:03d}",
+        item_code=item_code,
+        rank=rank,
+        booking_id=booking_id,
+        account_id=account_id,
+        status=WAITING,
+        issued_at=now,
+        issued_by=issued_by,
     )
     db.session.add(ticket)
     db.session.flush()
@@ -76,13 +93,20 @@ def issue_ticket(
 
 
 def _ahead_of(ticket: Ticket) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(Ticket).where(
-            Ticket.hall_id == ticket.hall_id, Ticket.day == ticket.day, Ticket.item_code == ticket.item_code,
-            Ticket.status == WAITING,
-            (Ticket.rank < ticket.rank) | ((Ticket.rank == ticket.rank) & (Ticket.id < ticket.id)),
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(
+                Ticket.hall_id == ticket.hall_id,
+                Ticket.day == ticket.day,
+                Ticket.item_code == ticket.item_code,
+                Ticket.status == WAITING,
+                (Ticket.rank < ticket.rank) | ((Ticket.rank == ticket.rank) & (Ticket.id < ticket.id)),
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def ticket_status(ticket: Ticket) -> dict:
@@ -103,7 +127,7 @@ def ticket_status(ticket: Ticket) -> dict:
 
 
 def issue_walk_in(staff: StaffUser, hall_id: int, item_code: str, priority: str | None, now: datetime | None = None) -> dict:
-    from appointments.service import service_item  # noqa: PLC0415
+    from appointments.service import service_item
 
     now = now or utcnow()
     check_hall_scope(staff, hall_id)
@@ -155,7 +179,9 @@ def call_next(staff: StaffUser, hall_id: int, window_id: int, now: datetime | No
             db.session.rollback()  # the window keeps its current ticket on the display
             raise Problem(409, "queue_empty", "当前没有等候的号码")
         claimed = db.session.execute(
-            update(Ticket).where(Ticket.id == candidate, Ticket.status == WAITING).values(status=CALLED, window_id=window.id, called_at=now),
+            update(Ticket)
+            .where(Ticket.id == candidate, Ticket.status == WAITING)
+            .values(status=CALLED, window_id=window.id, called_at=now),
             execution_options={"synchronize_session": False},
         ).rowcount
         if claimed:

@@ -42,9 +42,9 @@ from appointments.models import (
     new_booking_code,
     new_public_id,
 )
-from auth.access import staff_actor
 from auth.models import Account, StaffUser
 from cases.models import ServiceItem
+from mobile_api.access import staff_actor
 from mobile_api.audit import record_audit
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
@@ -147,7 +147,7 @@ def hall_detail(hall_id: int) -> dict:
 
 def close_day(staff: StaffUser, hall_id: int, day: date, reason: str) -> dict:
     """Close a hall for a day: no slots that day; active bookings are cancelled and their citizens told."""
-    from appointments.queue import check_hall_scope  # noqa: PLC0415
+    from appointments.queue import check_hall_scope
 
     hall = check_hall_scope(staff, hall_id)
     if day <= city_today():
@@ -160,8 +160,9 @@ def close_day(staff: StaffUser, hall_id: int, day: date, reason: str) -> dict:
         raise Problem(409, "already_closed", "该日期已设置闭厅") from None
     first = datetime.combine(day, datetime.min.time(), tzinfo=CITY_TZ)
     affected = db.session.scalars(
-        select(Booking).where(Booking.hall_id == hall_id, Booking.status == BOOKED, Booking.start >= first,
-                              Booking.start < first + timedelta(days=1))
+        select(Booking).where(
+            Booking.hall_id == hall_id, Booking.status == BOOKED, Booking.start >= first, Booking.start < first + timedelta(days=1)
+        )
     ).all()
     actor, now = staff_actor(staff), utcnow()
     for booking in affected:
@@ -170,9 +171,15 @@ def close_day(staff: StaffUser, hall_id: int, day: date, reason: str) -> dict:
         record_audit(actor, "appointment.cancel_hall_closed", "appointment", booking.id, reason=reason)
         item = service_item(booking.item_code)
         notify(
-            db.session.get(Account, booking.account_id), "appointments.cancelled_hall_closed",
-            {"reason": reason, "hall": hall.name, "day": f"{day:%m月%d日}", "item": item.name if item else booking.item_code,
-             "code": booking.code},
+            db.session.get(Account, booking.account_id),
+            "appointments.cancelled_hall_closed",
+            {
+                "reason": reason,
+                "hall": hall.name,
+                "day": f"{day:%m月%d日}",
+                "item": item.name if item else booking.item_code,
+                "code": booking.code,
+            },
             dedupe_key=f"appointments:{booking.id}:hall_closed",
         )
     db.session.execute(
@@ -189,9 +196,7 @@ def close_day(staff: StaffUser, hall_id: int, day: date, reason: str) -> dict:
 
 
 def _slot_rows(hall_id: int, item_code: str, first: date, last: date) -> dict[datetime, Slot]:
-    rows = db.session.scalars(
-        select(Slot).where(Slot.hall_id == hall_id, Slot.item_code == item_code, Slot.day.between(first, last))
-    )
+    rows = db.session.scalars(select(Slot).where(Slot.hall_id == hall_id, Slot.item_code == item_code, Slot.day.between(first, last)))
     return {row.start: row for row in rows}
 
 
@@ -252,7 +257,7 @@ def booking_view(booking: Booking, hall: Hall | None = None, ticket: Ticket | No
         "created_at": booking.created_at,
     }
     if ticket is not None:
-        from appointments.queue import ticket_status  # noqa: PLC0415
+        from appointments.queue import ticket_status
 
         view["ticket"] = ticket_status(ticket)
     return view
@@ -275,9 +280,7 @@ def active_ban(account_id: str, today: date | None = None) -> BookingBan | None:
 def _check_may_book(account: Account, item_code: str, now: datetime) -> None:
     ban = active_ban(account.id)
     if ban is not None:
-        raise Problem(
-            403, "booking_suspended", f"因多次预约未到场，{ban.until:%Y年%m月%d日}前暂停网上预约", until=ban.until.isoformat()
-        )
+        raise Problem(403, "booking_suspended", f"因多次预约未到场，{ban.until:%Y年%m月%d日}前暂停网上预约", until=ban.until.isoformat())
     active = db.session.scalars(select(Booking.item_code).where(Booking.account_id == account.id, Booking.status == BOOKED)).all()
     if item_code in active:
         raise Problem(409, "already_booked_item", "您已预约该事项，请勿重复预约；如需改期请使用改约")
@@ -297,7 +300,9 @@ def _bookable_slot(hall_id: int, item_code: str, start: datetime) -> schedule.Sl
         )
     slot = schedule.slot_at(hall_id, item_code, local)
     if slot is None:
-        raise Problem(422, "no_such_slot", "所选时间不是可预约时段（可能是节假日、闭厅或非整点时段）", errors={"start": ["请从可预约时段中选择"]})
+        raise Problem(
+            422, "no_such_slot", "所选时间不是可预约时段（可能是节假日、闭厅或非整点时段）", errors={"start": ["请从可预约时段中选择"]}
+        )
     return slot
 
 
@@ -344,8 +349,18 @@ def book(account: Account, hall_id: int, item_code: str, start: datetime, case_n
         db.session.rollback()
         raise _slot_full(hall_id, item_code, slot.start)
     booking = Booking(
-        id=new_public_id(), code=new_booking_code(), account_id=account.id, hall_id=hall_id, item_code=item_code,
-        slot_id=slot_id, start=slot.start, end=slot.end, status=BOOKED, case_no=case_no, green_channel=green, created_at=now,
+        id=new_public_id(),
+        code=new_booking_code(),
+        account_id=account.id,
+        hall_id=hall_id,
+        item_code=item_code,
+        slot_id=slot_id,
+        start=slot.start,
+        end=slot.end,
+        status=BOOKED,
+        case_no=case_no,
+        green_channel=green,
+        created_at=now,
     )
     db.session.add(booking)
     try:
@@ -355,7 +370,9 @@ def book(account: Account, hall_id: int, item_code: str, start: datetime, case_n
         db.session.rollback()
         raise Problem(409, "already_booked_item", "您已预约该事项，请勿重复预约；如需改期请使用改约") from None
     notify(
-        account, "appointments.booked", {"hall": hall.name, "item": item.name, "when": _when(slot.start), "code": booking.code},
+        account,
+        "appointments.booked",
+        {"hall": hall.name, "item": item.name, "when": _when(slot.start), "code": booking.code},
         dedupe_key=f"appointments:{booking.id}:booked",
     )
     view = booking_view(booking, hall, item=item)  # before commit: no reloading of expired objects
@@ -367,7 +384,7 @@ def list_bookings(account: Account, status: str | None, page: int, per_page: int
     statement = select(Booking).where(Booking.account_id == account.id).order_by(Booking.start.desc())
     if status:
         statement = statement.where(Booking.status == status)
-    from mobile_api.pagination import paginate  # noqa: PLC0415
+    from mobile_api.pagination import paginate
 
     result = paginate(statement, page, per_page)
     result.items = [booking_view(booking) for booking in result.items]
@@ -504,8 +521,16 @@ def accept_offer(account: Account, entry_id: str, now: datetime | None = None) -
         db.session.rollback()
         raise Problem(409, "offer_expired", "保留时间已过，名额已顺延给下一位")
     booking = Booking(
-        id=booking_id, code=new_booking_code(), account_id=account.id, hall_id=entry.hall_id, item_code=entry.item_code,
-        slot_id=slot.id, start=slot.start, end=slot.end, status=BOOKED, created_at=now,
+        id=booking_id,
+        code=new_booking_code(),
+        account_id=account.id,
+        hall_id=entry.hall_id,
+        item_code=entry.item_code,
+        slot_id=slot.id,
+        start=slot.start,
+        end=slot.end,
+        status=BOOKED,
+        created_at=now,
     )
     db.session.add(booking)
     try:
@@ -537,12 +562,16 @@ def _offer_to_next(slot: Slot, now: datetime) -> bool:
     hold = timedelta(minutes=_cfg("OFFER_HOLD_MINUTES"))
     if slot.start - now < hold:
         return False  # too late for anyone to accept and travel
-    line = select(WaitlistEntry.id).where(
-        WaitlistEntry.hall_id == slot.hall_id,
-        WaitlistEntry.item_code == slot.item_code,
-        WaitlistEntry.day == slot.day,
-        WaitlistEntry.status == WL_WAITING,
-    ).order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+    line = (
+        select(WaitlistEntry.id)
+        .where(
+            WaitlistEntry.hall_id == slot.hall_id,
+            WaitlistEntry.item_code == slot.item_code,
+            WaitlistEntry.day == slot.day,
+            WaitlistEntry.status == WL_WAITING,
+        )
+        .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+    )
     for entry_id in db.session.scalars(line.limit(20)).all():
         offered = db.session.execute(
             update(WaitlistEntry)
@@ -558,8 +587,12 @@ def _offer_to_next(slot: Slot, now: datetime) -> bool:
             notify(
                 account,
                 "appointments.waitlist_offer",
-                {"hall": hall.name, "item": item.name if item else slot.item_code, "when": _when(slot.start),
-                 "until": (now + hold).astimezone(CITY_TZ).strftime("%H:%M")},
+                {
+                    "hall": hall.name,
+                    "item": item.name if item else slot.item_code,
+                    "when": _when(slot.start),
+                    "until": (now + hold).astimezone(CITY_TZ).strftime("%H:%M"),
+                },
                 dedupe_key=f"appointments:offer:{entry_id}:{slot.id}",
             )
             return True
@@ -649,7 +682,7 @@ def is_elderly(account: Account, today: date) -> bool:
 
 def check_in(account: Account, booking_id: str, now: datetime | None = None) -> dict:
     """At the hall, around the booked time: the booking becomes a queue ticket."""
-    from appointments.queue import issue_ticket, ticket_status  # noqa: PLC0415
+    from appointments.queue import issue_ticket, ticket_status
 
     now = now or utcnow()
     booking = _own_booking(account, booking_id)
@@ -662,8 +695,11 @@ def check_in(account: Account, booking_id: str, now: datetime | None = None) -> 
     closes = booking.start + timedelta(minutes=_cfg("CHECKIN_LATE_MINUTES"))
     if not opens <= now <= closes:
         raise Problem(
-            409, "outside_check_in_window", f"请在{_when(opens)}至{closes.astimezone(CITY_TZ):%H:%M}之间签到；迟到请到窗口现场取号",
-            check_in_from=opens.astimezone(CITY_TZ).isoformat(), check_in_until=closes.astimezone(CITY_TZ).isoformat(),
+            409,
+            "outside_check_in_window",
+            f"请在{_when(opens)}至{closes.astimezone(CITY_TZ):%H:%M}之间签到；迟到请到窗口现场取号",
+            check_in_from=opens.astimezone(CITY_TZ).isoformat(),
+            check_in_until=closes.astimezone(CITY_TZ).isoformat(),
         )
     checked = db.session.execute(
         update(Booking).where(Booking.id == booking.id, Booking.status == BOOKED).values(status=CHECKED_IN, checked_in_at=now),
@@ -699,9 +735,9 @@ def send_reminders(now: datetime | None = None) -> int:
     ):
         column = getattr(Booking, flag)
         due = db.session.scalars(
-            select(Booking.id).where(
-                Booking.status == BOOKED, column.is_(False), Booking.start <= now + lead, Booking.start > now + floor
-            ).limit(500)
+            select(Booking.id)
+            .where(Booking.status == BOOKED, column.is_(False), Booking.start <= now + lead, Booking.start > now + floor)
+            .limit(500)
         ).all()
         db.session.commit()
         for booking_id in due:
@@ -715,8 +751,14 @@ def send_reminders(now: datetime | None = None) -> int:
                 hall = db.session.get(Hall, booking.hall_id)
                 item = service_item(booking.item_code)
                 notify(
-                    account, template,
-                    {"hall": hall.name, "item": item.name if item else booking.item_code, "when": _when(booking.start), "code": booking.code},
+                    account,
+                    template,
+                    {
+                        "hall": hall.name,
+                        "item": item.name if item else booking.item_code,
+                        "when": _when(booking.start),
+                        "code": booking.code,
+                    },
                     dedupe_key=f"appointments:{booking_id}:{flag}:{booking.start.isoformat()}",
                 )
                 sent += 1
@@ -755,9 +797,9 @@ def _maybe_suspend(account_id: str, today: date) -> None:
         since = last_ban  # no-shows already punished do not count twice
     window_start = datetime.combine(since, datetime.min.time(), tzinfo=CITY_TZ)
     count = db.session.scalar(
-        select(func.count()).select_from(Booking).where(
-            Booking.account_id == account_id, Booking.status == NO_SHOW, Booking.start >= window_start
-        )
+        select(func.count())
+        .select_from(Booking)
+        .where(Booking.account_id == account_id, Booking.status == NO_SHOW, Booking.start >= window_start)
     )
     if count < _cfg("NO_SHOW_LIMIT"):
         return
@@ -765,6 +807,8 @@ def _maybe_suspend(account_id: str, today: date) -> None:
     db.session.add(BookingBan(account_id=account_id, starts=today, until=until, no_shows=count))
     account = db.session.get(Account, account_id)
     notify(
-        account, "appointments.booking_suspended", {"count": count, "until": f"{until:%Y年%m月%d日}"},
+        account,
+        "appointments.booking_suspended",
+        {"count": count, "until": f"{until:%Y年%m月%d日}"},
         dedupe_key=f"appointments:ban:{account_id}:{today.isoformat()}",
     )

@@ -41,9 +41,7 @@ def ensure_slot(hall_id: int, item_code: str, slot: SlotTime) -> int:
         booked=0,
         held=0,
     )
-    return db.session.scalar(
-        select(Slot.id).where(Slot.hall_id == hall_id, Slot.item_code == item_code, Slot.start == slot.start)
-    )
+    return db.session.scalar(select(Slot.id).where(Slot.hall_id == hall_id, Slot.item_code == item_code, Slot.start == slot.start))
 
 
 def lock_in_order(slot_ids: list[int]) -> None:
@@ -60,9 +58,7 @@ def _changed(statement) -> bool:
 
 def take_place(slot_id: int) -> bool:
     """Book one free place. False when the slot is full (free places held for the waitlist count as taken)."""
-    return _changed(
-        update(Slot).where(Slot.id == slot_id, Slot.booked + Slot.held < Slot.capacity).values(booked=Slot.booked + 1)
-    )
+    return _changed(update(Slot).where(Slot.id == slot_id, Slot.booked + Slot.held < Slot.capacity).values(booked=Slot.booked + 1))
 
 
 def take_held_place(slot_id: int) -> bool:

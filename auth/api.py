@@ -7,8 +7,6 @@ from flask_jwt_extended import get_jwt, jwt_required
 from flask_smorest import Blueprint
 
 from auth import service
-from auth.access import current_account, current_staff, requires, staff_actor
-from auth.roles import ADMIN
 from auth.schemas import (
     CompanyRequest,
     IdentityRequest,
@@ -25,7 +23,9 @@ from auth.schemas import (
     WechatResponse,
 )
 from auth.tokens import revoke_family, rotate_refresh_token
+from mobile_api.access import current_account, current_staff, requires, staff_actor
 from mobile_api.extensions import limiter, principal_or_ip
+from mobile_api.roles import ADMIN
 
 auth_blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="登录：短信验证码、令牌、微信小程序")
 me_blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="我的账号与实名认证")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from auth import service
-from auth.roles import ADMIN, HOTLINE_OPERATOR, OFFICER, PREREVIEWER, SUPERVISOR, WINDOW_CLERK
+from mobile_api.roles import ADMIN, HOTLINE_OPERATOR, OFFICER, PREREVIEWER, SUPERVISOR, WINDOW_CLERK
 
 # Valid GB 11643 numbers (checksum, region, birth date) of people who do not exist.
 DEMO_RESIDENTS = [
@@ -32,3 +32,8 @@ def seed_identity_and_staff(password: str, hall_ids: list[int]) -> None:
         service.add_resident(name, id_number, "demo")
     for username, display_name, roles, departments in DEMO_STAFF:
         service.create_staff(username, password, roles, display_name, departments, hall_ids)
+
+
+def seed_demo(context: dict) -> str:
+    seed_identity_and_staff(context["password"], context.get("hall_ids", []))
+    return f"auth: {len(DEMO_STAFF)} staff users, {len(DEMO_RESIDENTS)} residents"

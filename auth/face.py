@@ -155,7 +155,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 def _exif_taken_at(image: Image.Image) -> str | None:
     try:
         exif = image.getexif().get_ifd(EXIF_IFD)
-    except Exception:  # noqa: BLE001 - a broken EXIF block is no reason to refuse the picture
+    except Exception:
         return None
     value = exif.get(EXIF_DATETIME_ORIGINAL)
     if not isinstance(value, str):
@@ -197,7 +197,7 @@ def hash_bands(value: int, bands: int = 5) -> list[int]:
 
 def analyse_face(frame: DecodedFrame, limits: QualityLimits, *, need_yaw: bool, largest_only: bool = False) -> FaceAnalysis:
     """Quality gates then one 128-d encoding. Raises FaceImageError with the gate's reason code."""
-    import face_recognition  # noqa: PLC0415 - dlib models load only in face workers
+    import face_recognition
 
     pixels = frame.pixels
     locations = face_recognition.face_locations(pixels, 0)
@@ -252,7 +252,7 @@ def estimate_yaw(pixels: np.ndarray, location: tuple[int, int, int, int]) -> flo
     In an unmirrored camera picture a citizen turning to their own left moves the nose towards the
     image's right edge, so the value grows.
     """
-    import face_recognition  # noqa: PLC0415
+    import face_recognition
 
     marks = face_recognition.face_landmarks(pixels, [location], model="large")[0]
     chin, nose = marks["chin"], marks["nose_bridge"][-1]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from auth import face_service
-from auth.access import current_account, current_staff, requires, staff_actor
 from auth.face_schemas import (
     ChallengeRequest,
     ChallengeSchema,
@@ -19,8 +18,9 @@ from auth.face_schemas import (
     VerificationSchema,
     WaitArgs,
 )
-from auth.roles import ADMIN
+from mobile_api.access import current_account, current_staff, requires, staff_actor
 from mobile_api.idempotency import idempotent
+from mobile_api.roles import ADMIN
 
 face_blp = Blueprint("face", __name__, url_prefix="/api/v1/me/face", description="实人认证（人脸识别）")
 staff_face_blp = Blueprint("staff_face", __name__, url_prefix="/api/v1/staff/identity", description="身份证照片库（本地）")

@@ -16,7 +16,7 @@ from mobile_api.errors import Problem
 @click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_photo(id_number: str, photo: Path) -> None:
     """Store the reference photo (JPEG/PNG/WebP) for an ID number, encrypted."""
-    from auth.face_service import import_reference_photo  # noqa: PLC0415
+    from auth.face_service import import_reference_photo
 
     try:
         result = import_reference_photo(id_number, photo.read_bytes(), "cli", "cli")

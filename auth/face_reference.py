@@ -67,7 +67,10 @@ def get_reference_photos() -> LocalReferencePhotos | HttpReferencePhotos:
     adapter = current_app.extensions.get("reference_photos")
     if adapter is None:  # one connection pool per process
         adapter = HttpReferencePhotos(
-            config["IDENTITY_AUTHORITY_URL"], config["IDENTITY_AUTHORITY_KEY"], config["HTTP_TIMEOUT_SECONDS"], config["FACE_MAX_IMAGE_BYTES"]
+            config["IDENTITY_AUTHORITY_URL"],
+            config["IDENTITY_AUTHORITY_KEY"],
+            config["HTTP_TIMEOUT_SECONDS"],
+            config["FACE_MAX_IMAGE_BYTES"],
         )
         current_app.extensions["reference_photos"] = adapter
     return adapter

@@ -34,12 +34,16 @@ class VerificationForm(Schema):
 
 
 class VerificationFiles(Schema):
-    frames = fields.List(fields.Raw(metadata={"type": "string", "format": "binary"}), required=True, validate=validate.Length(min=1, max=20))
+    frames = fields.List(
+        fields.Raw(metadata={"type": "string", "format": "binary"}), required=True, validate=validate.Length(min=1, max=20)
+    )
     id_card_photo = fields.Raw(metadata={"type": "string", "format": "binary", "description": "身份证人像面 (人证比对)"})
 
 
 class WaitArgs(Schema):
-    wait = fields.Float(load_default=0, validate=validate.Range(min=0, max=30), metadata={"description": "Seconds to wait for the result inline"})
+    wait = fields.Float(
+        load_default=0, validate=validate.Range(min=0, max=30), metadata={"description": "Seconds to wait for the result inline"}
+    )
 
 
 class VerificationSchema(Schema):
@@ -59,7 +63,7 @@ class ReferencePhotoForm(Schema):
 
     @validates("id_number")
     def _id_number(self, value: str, **kwargs) -> None:
-        from auth.service import check_id_number  # noqa: PLC0415
+        from auth.service import check_id_number
 
         check_id_number(value)
 

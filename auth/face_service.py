@@ -52,7 +52,9 @@ PASSIVE, ACTION = "passive", "action"
 TURN_LEFT, TURN_RIGHT = "turn_left", "turn_right"
 PENDING, PASSED, FAILED = "pending", "passed", "failed"
 # Failures that are not the citizen's doing do not count towards the daily limit.
-UNCOUNTED_REASONS = frozenset({"no_reference_photo", "reference_unusable", "reference_unavailable", "images_expired", "internal_error", "consent_withdrawn"})
+UNCOUNTED_REASONS = frozenset(
+    {"no_reference_photo", "reference_unusable", "reference_unavailable", "images_expired", "internal_error", "consent_withdrawn"}
+)
 DONE_KEY = "face:done:{}"
 
 DEFAULTS = {
@@ -81,7 +83,7 @@ DEFAULTS = {
 
 def configure(config: dict) -> None:
     """Defaults for FACE_* settings; environment variables of the same name override them."""
-    import os  # noqa: PLC0415
+    import os
 
     for name, default in DEFAULTS.items():
         raw = os.environ.get(name)
@@ -134,7 +136,9 @@ def withdraw_consent(account: Account) -> None:
         update(FaceConsent).where(FaceConsent.account_id == account.id, FaceConsent.withdrawn_at.is_(None)).values(withdrawn_at=now)
     )
     db.session.execute(delete(FaceReference).where(FaceReference.account_id == account.id))
-    pending = db.session.scalars(select(FaceVerification).where(FaceVerification.account_id == account.id, FaceVerification.status == PENDING)).all()
+    pending = db.session.scalars(
+        select(FaceVerification).where(FaceVerification.account_id == account.id, FaceVerification.status == PENDING)
+    ).all()
     for verification in pending:
         _record_decision(verification, FAILED, "consent_withdrawn", None)
     db.session.commit()
@@ -229,7 +233,12 @@ def _consume_challenge(account: Account, challenge_id: str) -> FaceChallenge:
     now = utcnow()
     used = db.session.execute(
         update(FaceChallenge)
-        .where(FaceChallenge.id == challenge_id, FaceChallenge.account_id == account.id, FaceChallenge.used_at.is_(None), FaceChallenge.expires_at > now)
+        .where(
+            FaceChallenge.id == challenge_id,
+            FaceChallenge.account_id == account.id,
+            FaceChallenge.used_at.is_(None),
+            FaceChallenge.expires_at > now,
+        )
         .values(used_at=now)
     ).rowcount
     challenge = db.session.get(FaceChallenge, challenge_id)
@@ -252,7 +261,10 @@ def _read_upload(upload, field: str) -> bytes:
         face.inspect_upload(data, max_bytes=max_bytes, max_pixels=_cfg("FACE_MAX_PIXELS"))
     except face.FaceImageError as exc:
         raise Problem(
-            exc.status, exc.reason, REASON_TITLES.get(exc.reason, "图片无法识别"), errors={field: [REASON_TITLES.get(exc.reason, exc.reason)]}
+            exc.status,
+            exc.reason,
+            REASON_TITLES.get(exc.reason, "图片无法识别"),
+            errors={field: [REASON_TITLES.get(exc.reason, exc.reason)]},
         ) from None
     return data
 
@@ -291,11 +303,11 @@ def submit_verification(account: Account, challenge_id: str, frames: list, id_ca
 
 def _publish(verification_id: str) -> None:
     """Queue the decision. If the broker is down the row stays pending and ``purge_stale`` re-queues it."""
-    from auth.face_tasks import verify_face  # noqa: PLC0415 - tasks import this module
+    from auth.face_tasks import verify_face
 
     try:
         verify_face.delay(verification_id)
-    except Exception:  # noqa: BLE001 - the citizen's attempt is saved; the beat job retries the publish
+    except Exception:
         log.exception("could not queue face verification %s", verification_id)
 
 
@@ -363,7 +375,13 @@ def import_reference_photo(id_number: str, data: bytes, source: str, actor: str)
     row.source, row.imported_at = source, utcnow()
     record_audit(actor, "identity.reference_photo.import", "resident", index, details={"source": source})
     db.session.commit()
-    return {"id_number_masked": mask_id_number(id_number), "content_type": row.content_type, "width": info.width, "height": info.height, "source": source}
+    return {
+        "id_number_masked": mask_id_number(id_number),
+        "content_type": row.content_type,
+        "width": info.width,
+        "height": info.height,
+        "source": source,
+    }
 
 
 def import_uploaded_reference_photo(id_number: str, upload, actor: str) -> dict:
@@ -401,7 +419,7 @@ def run_verification(verification_id: str) -> str | None:
             decision = _decide(verification)
     except ReferenceUnavailable:
         decision = Decision(FAILED, "reference_unavailable")
-    except Exception:  # noqa: BLE001 - one bad verification must never take the worker down
+    except Exception:
         log.exception("face verification %s crashed", verification_id)
         db.session.rollback()
         decision = Decision(FAILED, "internal_error")
@@ -491,7 +509,9 @@ def _check_replay(verification: FaceVerification, frames: list[face.DecodedFrame
     rows = []
     for frame in frames:
         bands = face.hash_bands(frame.phash)
-        rows.append(FaceFrameHash(verification_id=verification.id, phash=f"{frame.phash:016x}", **{f"band{i}": b for i, b in enumerate(bands)}))
+        rows.append(
+            FaceFrameHash(verification_id=verification.id, phash=f"{frame.phash:016x}", **{f"band{i}": b for i, b in enumerate(bands)})
+        )
     db.session.add_all(rows)
     db.session.commit()
     first_own_id = min(row.id for row in rows)
@@ -522,7 +542,9 @@ def _reference(account: Account, id_card: bytes | None) -> tuple[Reference, str]
             card = face.decode(id_card, max_pixels=_cfg("FACE_MAX_PIXELS"), side=1200)
             analysis = face.analyse_face(card, _limits(_cfg("FACE_MIN_CARD_FACE_PX")), need_yaw=False, largest_only=True)
         except face.FaceImageError as exc:
-            raise Refused("id_card_no_face" if exc.reason in {"no_face", "face_too_small", "too_dark", "too_blurry"} else "id_card_unreadable") from None
+            raise Refused(
+                "id_card_no_face" if exc.reason in {"no_face", "face_too_small", "too_dark", "too_blurry"} else "id_card_unreadable"
+            ) from None
         return Reference(analysis.encoding, card.phash), "id_card"
     photo = get_reference_photos().get_photo(account.id_number) if account.id_number else None
     if photo is None:
@@ -587,14 +609,18 @@ def purge_stale() -> dict:
     """Beat job: drop expired blobs (DB fallback) and fail verifications whose images are gone."""
     dropped = face_store.purge_expired()
     cutoff = utcnow() - timedelta(seconds=_cfg("FACE_BLOB_TTL_SECONDS") + 60)
-    stale = db.session.scalars(select(FaceVerification).where(FaceVerification.status == PENDING, FaceVerification.created_at < cutoff)).all()
+    stale = db.session.scalars(
+        select(FaceVerification).where(FaceVerification.status == PENDING, FaceVerification.created_at < cutoff)
+    ).all()
     for verification in stale:
         _record_decision(verification, FAILED, "images_expired", None)
     db.session.commit()
     # Never picked up (broker was down when submitted): queue again. The task is idempotent.
     unqueued = db.session.scalars(
         select(FaceVerification.id).where(
-            FaceVerification.status == PENDING, FaceVerification.attempts == 0, FaceVerification.created_at < utcnow() - timedelta(seconds=30)
+            FaceVerification.status == PENDING,
+            FaceVerification.attempts == 0,
+            FaceVerification.created_at < utcnow() - timedelta(seconds=30),
         )
     ).all()
     for verification_id in unqueued:

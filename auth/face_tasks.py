@@ -31,6 +31,6 @@ def _preload_face_models(sender, instance, **kwargs) -> None:
     Workers on other queues never load them."""
     queues = {queue.name for queue in instance.app.amqp.queues.consume_from.values()}
     if "face" in queues:
-        import face_recognition  # noqa: F401, PLC0415 - loading the module loads the models
+        import face_recognition  # noqa: F401 - loading the module loads the models
 
         log.info("face models loaded before forking the pool")

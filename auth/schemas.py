@@ -78,7 +78,7 @@ class IdentityRequest(Schema):
 
     @validates("id_number")
     def _id_number(self, value: str, **kwargs) -> None:
-        from auth.service import check_id_number  # noqa: PLC0415
+        from auth.service import check_id_number
 
         check_id_number(value)
 
@@ -89,8 +89,8 @@ class CompanyRequest(Schema):
 
     @validates("credit_code")
     def _credit_code(self, value: str, **kwargs) -> None:
-        from stdnum.cn import uscc  # noqa: PLC0415
-        from stdnum.exceptions import ValidationError as StdnumError  # noqa: PLC0415
+        from stdnum.cn import uscc
+        from stdnum.exceptions import ValidationError as StdnumError
 
         try:
             uscc.validate(value)

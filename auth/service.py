@@ -22,13 +22,14 @@ from stdnum.exceptions import ValidationError as StdnumError
 
 from auth.identity import IdentityResult, get_identity_authority
 from auth.models import Account, CompanyBinding, Resident, SmsCode, StaffUser
-from auth.roles import ALL_ROLES
-from auth.tokens import CITIZEN, STAFF, TokenPair, issue_tokens
+from auth.tokens import TokenPair, issue_tokens
 from auth.wechat import get_wechat_auth
+from mobile_api.access import CITIZEN, STAFF
 from mobile_api.audit import record_audit
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
 from mobile_api.pii import blind_index, mask_id_number, mask_name, mask_phone
+from mobile_api.roles import ALL_ROLES
 from mobile_api.sql import insert_ignoring_conflict
 from mobile_api.timeutil import CITY_TZ, city_now, city_today, utcnow
 from notifications.service import notify
@@ -112,7 +113,10 @@ def request_sms_code(phone: str) -> dict:
         if wait > 0:
             raise Problem(429, "sms_code_cooldown", f"验证码已发送，请{int(wait) + 1}秒后再试", headers={"Retry-After": str(int(wait) + 1)})
         raise Problem(
-            429, "sms_code_daily_limit", "今天获取验证码的次数已达上限，请明天再试", headers={"Retry-After": str(_seconds_to_city_midnight())}
+            429,
+            "sms_code_daily_limit",
+            "今天获取验证码的次数已达上限，请明天再试",
+            headers={"Retry-After": str(_seconds_to_city_midnight())},
         )
     notify(
         phone,
@@ -130,7 +134,9 @@ def _consume_sms_code(phone: str, code: str) -> None:
     max_attempts = current_app.config["SMS_CODE_MAX_ATTEMPTS"]
     consumed = db.session.execute(
         update(SmsCode)
-        .where(SmsCode.phone == phone, SmsCode.code_hash == _code_hash(phone, code), SmsCode.expires_at > now, SmsCode.attempts < max_attempts)
+        .where(
+            SmsCode.phone == phone, SmsCode.code_hash == _code_hash(phone, code), SmsCode.expires_at > now, SmsCode.attempts < max_attempts
+        )
         .values(code_hash=None)
     ).rowcount
     if consumed:
@@ -315,8 +321,12 @@ def resident_summary(resident: Resident) -> dict:
 
 
 def create_staff(
-    username: str, password: str, roles: list[str], display_name: str | None = None,
-    department_codes: list[str] | None = None, hall_ids: list[int] | None = None,
+    username: str,
+    password: str,
+    roles: list[str],
+    display_name: str | None = None,
+    department_codes: list[str] | None = None,
+    hall_ids: list[int] | None = None,
 ) -> StaffUser:
     unknown = set(roles) - set(ALL_ROLES)
     if unknown:
@@ -359,4 +369,3 @@ def staff_summary(staff: StaffUser) -> dict:
         "department_codes": staff.department_codes,
         "hall_ids": staff.hall_ids,
     }
-

@@ -16,15 +16,13 @@ from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from sqlalchemy import delete, select, update
 
-from auth.models import RefreshToken, RevokedToken
+from auth.models import Account, RefreshToken, RevokedToken, StaffUser
+from mobile_api.access import CITIZEN, STAFF, principal_id, subject_for
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
 from mobile_api.redis_client import get_redis
 from mobile_api.sql import insert_ignoring_conflict
 from mobile_api.timeutil import utcnow
-
-CITIZEN = "citizen"
-STAFF = "staff"
 
 
 @dataclass
@@ -42,13 +40,9 @@ class TokenPair:
         }
 
 
-def subject_for(kind: str, principal_id: str | int) -> str:
-    return f"{'c' if kind == CITIZEN else 's'}:{principal_id}"
-
-
-def issue_tokens(kind: str, principal_id: str | int, family_id: str | None = None) -> TokenPair:
+def issue_tokens(kind: str, principal: str | int, family_id: str | None = None) -> TokenPair:
     """Issue an access + refresh pair and record the refresh token (caller commits)."""
-    subject = subject_for(kind, principal_id)
+    subject = subject_for(kind, principal)
     family_id = family_id or uuid.uuid4().hex
     claims = {"kind": kind, "fam": family_id}
     access = create_access_token(identity=subject, additional_claims=claims)
@@ -79,8 +73,7 @@ def rotate_refresh_token(jwt_payload: dict) -> TokenPair:
         revoke_family(family_id)
         raise Problem(401, "refresh_token_reused", "登录状态已失效，请重新登录", "该刷新令牌已被使用，为保护您的账号，已退出所有相关登录。")
     kind = jwt_payload["kind"]
-    principal_id = jwt_payload["sub"].split(":", 1)[1]
-    pair = issue_tokens(kind, principal_id, family_id)
+    pair = issue_tokens(kind, principal_id(jwt_payload), family_id)
     db.session.commit()
     return pair
 
@@ -113,3 +106,17 @@ def _add_revoked(key: str, ttl: timedelta) -> None:
     insert_ignoring_conflict(RevokedToken, key=key, expires_at=utcnow() + ttl)
     db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at < utcnow()))
     db.session.commit()
+
+
+def load_principal(_header: dict, payload: dict) -> Account | StaffUser | None:
+    """flask-jwt-extended's user lookup: the account or staff user a token names (None → 401)."""
+    if payload.get("kind") == CITIZEN:
+        return db.session.get(Account, principal_id(payload))
+    if payload.get("kind") == STAFF:
+        return db.session.get(StaffUser, int(principal_id(payload)))
+    return None
+
+
+def is_revoked_token(_header: dict, payload: dict) -> bool:
+    """flask-jwt-extended's blocklist check."""
+    return is_revoked(payload)

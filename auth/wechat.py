@@ -55,7 +55,9 @@ def get_wechat_auth() -> LocalWechatAuth | HttpWechatAuth:
     if config["WECHAT_PROVIDER"] == "http":
         client = current_app.extensions.get("wechat_auth")
         if client is None:
-            client = HttpWechatAuth(config["WECHAT_API_BASE"], config["WECHAT_APPID"], config["WECHAT_SECRET"], config["HTTP_TIMEOUT_SECONDS"])
+            client = HttpWechatAuth(
+                config["WECHAT_API_BASE"], config["WECHAT_APPID"], config["WECHAT_SECRET"], config["HTTP_TIMEOUT_SECONDS"]
+            )
             current_app.extensions["wechat_auth"] = client
         return client
     return LocalWechatAuth()

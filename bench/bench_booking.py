@@ -109,9 +109,10 @@ def _prepare(app) -> tuple[int, list[dict]]:
     from appointments.demo_data import seed_halls
     from appointments.models import Hall, OpeningRule, Window
     from auth.models import Account
-    from auth.tokens import CITIZEN, issue_tokens
+    from auth.tokens import issue_tokens
     from cases.demo_data import seed_catalog
     from cases.models import ServiceItem
+    from mobile_api.access import CITIZEN
     from mobile_api.extensions import db
     from mobile_api.workdays import seed_from_chinesecalendar
 
@@ -122,15 +123,34 @@ def _prepare(app) -> tuple[int, list[dict]]:
     upgrade(directory=str(ROOT / "migrations"), revision="heads")
     seed_from_chinesecalendar()
     seed_catalog(seed_halls())
-    hall = Hall(name="压测大厅", level="district", city="宁波市", district="海曙区", street=None, address="压测路1号", phone=None,
-                latitude=29.88, longitude=121.50)
+    hall = Hall(
+        name="压测大厅",
+        level="district",
+        city="宁波市",
+        district="海曙区",
+        street=None,
+        address="压测路1号",
+        phone=None,
+        latitude=29.88,
+        longitude=121.50,
+    )
     db.session.add(hall)
     db.session.flush()
     for number in range(WINDOWS):
         db.session.add(Window(hall_id=hall.id, name=f"{number + 1}号窗口", item_codes=[ITEM]))
     for weekday in range(5):
-        db.session.add(OpeningRule(hall_id=hall.id, weekday=weekday, opens=clock(9), closes=clock(17), break_start=clock(12),
-                                   break_end=clock(13, 30), slot_minutes=30, per_window=1))
+        db.session.add(
+            OpeningRule(
+                hall_id=hall.id,
+                weekday=weekday,
+                opens=clock(9),
+                closes=clock(17),
+                break_start=clock(12),
+                break_end=clock(13, 30),
+                slot_minutes=30,
+                per_window=1,
+            )
+        )
     for item in db.session.scalars(select(ServiceItem).where(ServiceItem.code == ITEM)):
         item.hall_ids = [*item.hall_ids, hall.id]
     citizens = []
@@ -149,7 +169,11 @@ def _start_gunicorn(env: dict) -> tuple[subprocess.Popen, str]:
         port = sock.getsockname()[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "3", "--threads", "8", "-b", f"127.0.0.1:{port}", "--timeout", "120", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     import requests
@@ -217,8 +241,13 @@ def main() -> None:
         rush_plans = [
             [
                 ("availability", "GET", f"{base}/api/v1/halls/{hall_id}/availability?item_code={ITEM}", headers, None),
-                ("booking", "POST", f"{base}/api/v1/appointments", {**headers, "Idempotency-Key": uuid.uuid4().hex},
-                 {"hall_id": hall_id, "item_code": ITEM}),
+                (
+                    "booking",
+                    "POST",
+                    f"{base}/api/v1/appointments",
+                    {**headers, "Idempotency-Key": uuid.uuid4().hex},
+                    {"hall_id": hall_id, "item_code": ITEM},
+                ),
             ]
             for headers in citizens
         ]
@@ -237,8 +266,10 @@ def main() -> None:
     print(f"booking rush on {backend}: {CLIENTS} concurrent clients (4 processes), gunicorn 3 workers x 8 threads")
     print(f"  places offered: {SLOTS_OFFERED} slots x {WINDOWS} = {SLOTS_OFFERED * WINDOWS}")
     for name, stats in (("bare /healthz", bare), ("availability", availability), ("booking", booking)):
-        print(f"  {name:14s} n={stats['count']:4d}  p50={stats['p50']:7.1f} ms  p99={stats['p99']:7.1f} ms  "
-              f"statuses={stats['statuses']}  5xx/errors={stats['5xx']}")
+        print(
+            f"  {name:14s} n={stats['count']:4d}  p50={stats['p50']:7.1f} ms  p99={stats['p99']:7.1f} ms  "
+            f"statuses={stats['statuses']}  5xx/errors={stats['5xx']}"
+        )
     print(f"  requests/s: bare {bare['rps']:.0f}, rush (availability+booking) {rush_rps:.0f}")
     print(f"  ratio rush/bare requests/s: {rush_rps / bare['rps']:.2f}")
     print(f"  ratio p99 availability/bare: {availability['p99'] / bare['p99']:.1f}x")

@@ -47,8 +47,8 @@ def build_app():
     from flask_migrate import upgrade
     from sqlalchemy import text
 
-    from auth.access import current_account, requires
     from mobile_api import create_app
+    from mobile_api.access import current_account, requires
     from mobile_api.extensions import db
 
     app = create_app({"RATELIMIT_ENABLED": False})
@@ -74,10 +74,11 @@ def seed(app) -> tuple[str, str]:
     from sqlalchemy import insert, select
 
     from auth.models import Account
-    from auth.tokens import CITIZEN, issue_tokens
+    from auth.tokens import issue_tokens
     from cases.demo_data import seed_catalog
     from cases.models import Case, CaseEvent, CaseMaterial, ServiceItem
     from cases.service import CASE_NO_ALPHABET
+    from mobile_api.access import CITIZEN
     from mobile_api.extensions import db
     from mobile_api.timeutil import utcnow
     from mobile_api.workdays import seed_from_chinesecalendar
@@ -97,26 +98,59 @@ def seed(app) -> tuple[str, str]:
         rows = []
         for index, case_no in enumerate(sorted(numbers)):
             item_id, department = random.choice(items)
-            rows.append({
-                "case_no": case_no, "account_id": accounts[index % CITIZENS]["id"], "item_id": item_id, "department_code": department,
-                "status": "in_progress", "form": {"contact_phone": "13800138000"}, "current_step": "审核", "accepted_on": accepted,
-                "due_on": accepted + timedelta(days=28), "due_provisional": False, "prereview_returns": 0, "returned_materials": [],
-                "suspended_days": 0, "extended_days": 0, "colour": "green", "colour_changes": 0, "created_at": now, "updated_at": now,
-            })
+            rows.append(
+                {
+                    "case_no": case_no,
+                    "account_id": accounts[index % CITIZENS]["id"],
+                    "item_id": item_id,
+                    "department_code": department,
+                    "status": "in_progress",
+                    "form": {"contact_phone": "13800138000"},
+                    "current_step": "审核",
+                    "accepted_on": accepted,
+                    "due_on": accepted + timedelta(days=28),
+                    "due_provisional": False,
+                    "prereview_returns": 0,
+                    "returned_materials": [],
+                    "suspended_days": 0,
+                    "extended_days": 0,
+                    "colour": "green",
+                    "colour_changes": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
         db.session.execute(insert(Case), rows)
         ids = db.session.execute(select(Case.id)).scalars().all()
         events = [
-            {"case_id": case_id, "at": now, "effective_on": accepted, "actor": "citizen" if step < 2 else "staff:clerk", "action": action,
-             "from_status": None, "to_status": status, "visible": True, "note": None}
+            {
+                "case_id": case_id,
+                "at": now,
+                "effective_on": accepted,
+                "actor": "citizen" if step < 2 else "staff:clerk",
+                "action": action,
+                "from_status": None,
+                "to_status": status,
+                "visible": True,
+                "note": None,
+            }
             for case_id in ids
-            for step, (action, status) in enumerate((("create", "draft"), ("submit", "prereview_pending"),
-                                                     ("prereview_pass", "prereview_passed"), ("accept", "accepted")))
+            for step, (action, status) in enumerate(
+                (("create", "draft"), ("submit", "prereview_pending"), ("prereview_pass", "prereview_passed"), ("accept", "accepted"))
+            )
         ]
         db.session.execute(insert(CaseEvent), events)
         materials = [
-            {"case_id": case_id, "material_code": code, "source": "upload", "check_ok": True, "check": {"kind": "pdf", "pages": 1, "problems": []},
-             "uploaded_at": now}
-            for case_id in ids for code in ("id_card", "photo")
+            {
+                "case_id": case_id,
+                "material_code": code,
+                "source": "upload",
+                "check_ok": True,
+                "check": {"kind": "pdf", "pages": 1, "problems": []},
+                "uploaded_at": now,
+            }
+            for case_id in ids
+            for code in ("id_card", "photo")
         ]
         db.session.execute(insert(CaseMaterial), materials)
         db.session.commit()

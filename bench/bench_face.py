@@ -51,9 +51,29 @@ def bare_pipeline(frames: list[bytes], reference: bytes) -> float:
 def start_worker(name: str, log_dir: Path) -> subprocess.Popen:
     log = log_dir / f"{name}.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "mobile_api.worker", "worker", "-Q", "face", "-c", "1", "-n", f"{name}{os.getpid()}@%h",
-         "--loglevel=INFO", "--without-heartbeat", "--without-mingle", "--without-gossip"],
-        cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT, env={**os.environ}, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "mobile_api.worker",
+            "worker",
+            "-Q",
+            "face",
+            "-c",
+            "1",
+            "-n",
+            f"{name}{os.getpid()}@%h",
+            "--loglevel=INFO",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ},
+        start_new_session=True,
     )
     deadline = time.monotonic() + 120
     while b" ready." not in log.read_bytes():
@@ -77,8 +97,12 @@ def submit(http, base: str, headers: dict, frames: list[bytes], wait: float) -> 
     files = [("frames", (f"f{i}.jpg", f, "image/jpeg")) for i, f in enumerate(frames)]
     started = time.perf_counter()
     response = http.post(
-        f"{base}/api/v1/me/face/verifications", params={"wait": wait} if wait else None,
-        data={"challenge_id": challenge["challenge_id"]}, files=files, headers=headers, timeout=30,
+        f"{base}/api/v1/me/face/verifications",
+        params={"wait": wait} if wait else None,
+        data={"challenge_id": challenge["challenge_id"]},
+        files=files,
+        headers=headers,
+        timeout=30,
     )
     body = response.json()
     body["_seconds"] = time.perf_counter() - started
@@ -115,8 +139,10 @@ def main() -> None:
         db.session.query(FaceFrameHash).delete()
         db.session.commit()
     broker = app.config["CELERY_BROKER_URL"].split(":")[0]
-    print(f"database {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}, broker {broker}, "
-          f"transient images in {'Redis' if app.config.get('REDIS_URL') else 'the database'}")
+    print(
+        f"database {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}, broker {broker}, "
+        f"transient images in {'Redis' if app.config.get('REDIS_URL') else 'the database'}"
+    )
     people = soak.make_citizens(app, 4)
     soak.refresh_tokens(app, people)
     reference = images.raw("obama_1.jpg")

@@ -14,15 +14,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Server, bench_environment, prepare_database, run_load  # noqa: E402
+from bench.common import Server, bench_environment, prepare_database, run_load
 
 
 def citizen_token(env: dict[str, str]) -> str:
     """Set-up, not measured: an account with real name and a token, made through the service layer."""
     os.environ.update(env)
     from auth.models import Account
-    from auth.tokens import CITIZEN, issue_tokens
+    from auth.tokens import issue_tokens
     from mobile_api import create_app
+    from mobile_api.access import CITIZEN
     from mobile_api.extensions import db
 
     app = create_app()
@@ -52,7 +53,9 @@ def main() -> None:
         # Interleave rounds so drift on a shared machine hits both alike.
         for _ in range(2):
             results["bare"].append(run_load(lambda s: s.get(f"{server.url}/healthz", timeout=10), args.clients, args.seconds / 2))
-            results["me"].append(run_load(lambda s: s.get(f"{server.url}/api/v1/me", headers=headers, timeout=10), args.clients, args.seconds / 2))
+            results["me"].append(
+                run_load(lambda s: s.get(f"{server.url}/api/v1/me", headers=headers, timeout=10), args.clients, args.seconds / 2)
+            )
     finally:
         server.stop()
     bare = sum(r["rps"] for r in results["bare"]) / 2

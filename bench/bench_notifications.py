@@ -43,8 +43,13 @@ def main() -> None:
 
     gateway = FakeSmsGateway("bench", GATEWAY_KEY)
     os.environ.update(
-        {"SMS_PROVIDER": "http", "SMS_GATEWAYS": f"bench={gateway.url}", "SMS_GATEWAY_KEYS": f"bench={GATEWAY_KEY}",
-         "NOTIFY_QUIET_HOURS": "00:00-00:00", "NOTIFY_SMS_PER_RECIPIENT": "1000000"}
+        {
+            "SMS_PROVIDER": "http",
+            "SMS_GATEWAYS": f"bench={gateway.url}",
+            "SMS_GATEWAY_KEYS": f"bench={GATEWAY_KEY}",
+            "NOTIFY_QUIET_HOURS": "00:00-00:00",
+            "NOTIFY_SMS_PER_RECIPIENT": "1000000",
+        }
     )
     app = _fresh_app()
     log_path = TMP / "worker.log"
@@ -59,8 +64,10 @@ def main() -> None:
         os.killpg(worker.pid, 9)
         worker.wait()
         gateway.close()
-    print(f"broker: {app.config['CELERY_BROKER_URL'].split('://')[0]}, database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}, "
-          f"worker pool {args.pool}, concurrency {args.concurrency}, prefetch {args.prefetch}, {args.messages} messages each")
+    print(
+        f"broker: {app.config['CELERY_BROKER_URL'].split('://')[0]}, database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}, "
+        f"worker pool {args.pool}, concurrency {args.concurrency}, prefetch {args.prefetch}, {args.messages} messages each"
+    )
     print(f"baseline  no-op task          : {baseline:8.1f} tasks/s")
     print(f"pipeline  notify()→worker→SMS : {pipeline:8.1f} messages/s  (gateway received {received}, sent twice {twice})")
     print(f"ratio pipeline/baseline       : {pipeline / baseline:8.2f}  (aim ≥ 0.5)")
@@ -92,9 +99,31 @@ def _fresh_app():
 def _start_worker(log_path: Path, concurrency: int, prefetch: int, pool: str) -> subprocess.Popen:
     log = log_path.open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "mobile_api.worker", "worker", "-Q", "notify,urgent", "-c", str(concurrency),
-         "-n", f"bench{uuid.uuid4().hex[:6]}@%h", "--loglevel=INFO", f"--prefetch-multiplier={prefetch}", f"--pool={pool}", "--without-heartbeat", "--without-mingle", "--without-gossip"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "mobile_api.worker",
+            "worker",
+            "-Q",
+            "notify,urgent",
+            "-c",
+            str(concurrency),
+            "-n",
+            f"bench{uuid.uuid4().hex[:6]}@%h",
+            "--loglevel=INFO",
+            f"--prefetch-multiplier={prefetch}",
+            f"--pool={pool}",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,
     )
     deadline = time.monotonic() + 90
     while b" ready." not in log_path.read_bytes():
@@ -124,7 +153,9 @@ def _notify_batch(app, batch: int = 50):
         with app.app_context():
             for start in range(0, count, batch):
                 for n in range(start, min(count, start + batch)):
-                    notify(f"139{n:08d}", "notifications.sms_notice", {"content": f"您的证照已寄出{n}"}, dedupe_key=f"bench:{uuid.uuid4().hex}")
+                    notify(
+                        f"139{n:08d}", "notifications.sms_notice", {"content": f"您的证照已寄出{n}"}, dedupe_key=f"bench:{uuid.uuid4().hex}"
+                    )
                 db.session.commit()  # one domain transaction per batch; published after commit
             db.session.remove()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-FACES = ROOT / ".." / "shared" / "fixtures" / "faces"
+FACES = ROOT / "tests" / "fixtures" / "faces"
 PERSON = {
     "obama_1.jpg": "A",
     "obama_2.jpg": "A",
@@ -72,10 +72,14 @@ def main() -> None:
     for threshold in sorted({0.4, 0.45, args.threshold, 0.55, 0.6}):
         false_rejects = sum(d > threshold for d in genuine)
         false_accepts = sum(d <= threshold for d in impostor)
-        print(f"at {threshold:.2f}: false rejects {false_rejects}/{len(genuine)}, false accepts {false_accepts}/{len(impostor)}, "
-              f"margin to worst genuine {threshold - max(genuine):+.3f}, to closest impostor {min(impostor) - threshold:+.3f}")
-    print("\nNote: near-copies (obama_small ≈ obama_1, rgba_32bit ≈ obama_2, two_people.jpg#2 ≈ biden_1) inflate the "
-          "'same' side with easy pairs; the informative numbers are the worst genuine pair and the closest impostor.")
+        print(
+            f"at {threshold:.2f}: false rejects {false_rejects}/{len(genuine)}, false accepts {false_accepts}/{len(impostor)}, "
+            f"margin to worst genuine {threshold - max(genuine):+.3f}, to closest impostor {min(impostor) - threshold:+.3f}"
+        )
+    print(
+        "\nNote: near-copies (obama_small ≈ obama_1, rgba_32bit ≈ obama_2, two_people.jpg#2 ≈ biden_1) inflate the "
+        "'same' side with easy pairs; the informative numbers are the worst genuine pair and the closest impostor."
+    )
 
 
 if __name__ == "__main__":

@@ -74,7 +74,11 @@ def make_citizens(app, count: int) -> list[dict]:
         for _ in range(count):
             id_number = random_id_number()
             account = Account(
-                phone="139" + f"{random.randrange(10**8):08d}", level=2, name="测试", id_number=id_number, id_number_index=blind_index(id_number, "id_number")
+                phone="139" + f"{random.randrange(10**8):08d}",
+                level=2,
+                name="测试",
+                id_number=id_number,
+                id_number_index=blind_index(id_number, "id_number"),
             )
             db.session.add(account)
             db.session.commit()
@@ -86,7 +90,8 @@ def make_citizens(app, count: int) -> list[dict]:
 
 
 def refresh_tokens(app, people: list[dict]) -> None:
-    from auth.tokens import CITIZEN, issue_tokens
+    from auth.tokens import issue_tokens
+    from mobile_api.access import CITIZEN
     from mobile_api.extensions import db
 
     with app.app_context():
@@ -184,10 +189,14 @@ def report(result: dict) -> None:
     samples = result["samples"]
     warm = samples[min(3, len(samples) - 1)]  # after ~100 verifications: models loaded, caches warm
     last = samples[-1]
-    print(f"\n{result['count']} verifications in {result['seconds']:.0f} s; worker alive: {result['worker_alive']}; "
-          f"pool children seen: {result['child_pids']} (one = the child never died)")
-    print(f"RSS after {warm[0]} decided: {warm[1] / 1024:.1f} MB; after {last[0]}: {last[1] / 1024:.1f} MB; "
-          f"growth {(last[1] - warm[1]) / 1024:+.1f} MB ({(last[1] / warm[1] - 1) * 100:+.1f} %)")
+    print(
+        f"\n{result['count']} verifications in {result['seconds']:.0f} s; worker alive: {result['worker_alive']}; "
+        f"pool children seen: {result['child_pids']} (one = the child never died)"
+    )
+    print(
+        f"RSS after {warm[0]} decided: {warm[1] / 1024:.1f} MB; after {last[0]}: {last[1] / 1024:.1f} MB; "
+        f"growth {(last[1] - warm[1]) / 1024:+.1f} MB ({(last[1] / warm[1] - 1) * 100:+.1f} %)"
+    )
     print("outcomes:", ", ".join(f"{k} {v}" for k, v in sorted(result["outcomes"].items())))
 
 
@@ -209,9 +218,29 @@ def main() -> None:
         upgrade(directory=str(ROOT / "migrations"), revision="heads")
     log_path = Path(instance) / "worker.log"
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "mobile_api.worker", "worker", "-Q", "face", "-c", "1", "-n", f"soak{os.getpid()}@%h",
-         "--loglevel=INFO", "--without-heartbeat", "--without-mingle", "--without-gossip"],
-        cwd=ROOT, stdout=log_path.open("ab"), stderr=subprocess.STDOUT, env={**os.environ}, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "mobile_api.worker",
+            "worker",
+            "-Q",
+            "face",
+            "-c",
+            "1",
+            "-n",
+            f"soak{os.getpid()}@%h",
+            "--loglevel=INFO",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ},
+        start_new_session=True,
     )
     deadline = time.monotonic() + 120
     while b" ready." not in log_path.read_bytes():  # the SQL broker creates its queue rows on start-up

@@ -11,10 +11,9 @@ delivered | collected → closed. Other packages link to a citizen's case throug
 ``cases.service.case_for_citizen(account_id, case_no)``.
 """
 
-
 from flask import Flask
 
-from mobile_api.config import apply_package_defaults
+from mobile_api.settings import register_settings
 
 DEFAULTS = {
     "CASES_NO_PREFIX": "NB",
@@ -31,17 +30,20 @@ DEFAULTS = {
 
 
 def _configure(app: Flask) -> None:
-    apply_package_defaults(app.config, DEFAULTS)
+    register_settings(app.config, DEFAULTS)
 
 
 def init_app(app: Flask) -> None:
-    import cases.messages  # noqa: F401  (registers the templates)
+    import cases.messages
     import cases.tasks  # noqa: F401  (workers must know the tasks)
     from cases.api import BLUEPRINTS
+    from cases.demo_data import seed_demo
     from mobile_api.celery_app import add_beat_job
+    from mobile_api.demo import register_demo_seeder
     from mobile_api.extensions import api
 
     _configure(app)
+    register_demo_seeder(app, 20, seed_demo)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     add_beat_job(app, "scan-case-deadlines", "cases.scan_deadlines", float(app.config["CASES_SCAN_SECONDS"]), "default")

@@ -5,8 +5,6 @@ from __future__ import annotations
 from flask import Response, request
 from flask_smorest import Blueprint
 
-from auth.access import current_account, current_staff, requires, staff_actor
-from auth.roles import ADMIN, HOTLINE_OPERATOR, OFFICER, PREREVIEWER, SUPERVISOR, WINDOW_CLERK
 from cases import catalog, read_model, service, staff, supervision
 from cases.schemas import (
     CaseCreate,
@@ -35,9 +33,11 @@ from cases.schemas import (
     TransitionRequest,
     WarningPage,
 )
+from mobile_api.access import current_account, current_staff, requires, staff_actor
 from mobile_api.errors import Problem
 from mobile_api.idempotency import idempotent
 from mobile_api.pagination import PageArgs
+from mobile_api.roles import ADMIN, HOTLINE_OPERATOR, OFFICER, PREREVIEWER, SUPERVISOR, WINDOW_CLERK
 
 catalog_blp = Blueprint("catalog", __name__, url_prefix="/api/v1/catalog", description="事项清单与办事指南（无需登录）")
 cases_blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="网上申报、材料上传、预审、办件进度、评价")
@@ -55,8 +55,14 @@ BLUEPRINTS = (catalog_blp, cases_blp, certificates_blp, staff_catalog_blp, staff
 @catalog_blp.response(200, ItemPage)
 def list_items(args: dict):
     """Search service items by name or keyword (中文), department, audience and life event."""
-    return catalog.list_items(q=args.get("q"), department=args.get("department"), audience=args.get("audience"),
-                              category=args.get("category"), page=args["page"], per_page=args["per_page"]).as_dict()
+    return catalog.list_items(
+        q=args.get("q"),
+        department=args.get("department"),
+        audience=args.get("audience"),
+        category=args.get("category"),
+        page=args["page"],
+        per_page=args["per_page"],
+    ).as_dict()
 
 
 @catalog_blp.route("/items/<code>", methods=["GET"])
@@ -162,8 +168,14 @@ def my_certificates():
 @staff_cases_blp.arguments(StaffCaseQuery, location="query")
 @staff_cases_blp.response(200, CasePage)
 def staff_list_cases(args: dict):
-    return staff.staff_list_cases(current_staff(), status=args.get("status"), department=args.get("department"),
-                                    overdue=args.get("overdue"), page=args["page"], per_page=args["per_page"])
+    return staff.staff_list_cases(
+        current_staff(),
+        status=args.get("status"),
+        department=args.get("department"),
+        overdue=args.get("overdue"),
+        page=args["page"],
+        per_page=args["per_page"],
+    )
 
 
 @staff_cases_blp.route("/cases/<case_no>", methods=["GET"])

@@ -12,9 +12,28 @@ from mobile_api.extensions import db
 from mobile_api.pagination import Page, paginate
 
 EDITABLE_FIELDS = (
-    "name", "department_code", "item_type", "audience", "categories", "keywords", "legal_basis", "acceptance_conditions",
-    "materials", "steps", "form_fields", "statutory_days", "promised_days", "fee", "fee_notes", "required_level",
-    "fully_online", "needs_visit", "bookable", "deliverable", "parallel_departments", "hall_ids",
+    "name",
+    "department_code",
+    "item_type",
+    "audience",
+    "categories",
+    "keywords",
+    "legal_basis",
+    "acceptance_conditions",
+    "materials",
+    "steps",
+    "form_fields",
+    "statutory_days",
+    "promised_days",
+    "fee",
+    "fee_notes",
+    "required_level",
+    "fully_online",
+    "needs_visit",
+    "bookable",
+    "deliverable",
+    "parallel_departments",
+    "hall_ids",
 )
 
 
@@ -95,4 +114,3 @@ def _commit_version(item: ServiceItem) -> ServiceItem:
         db.session.rollback()
         raise Problem(409, "item_changed", "该事项刚被其他人修改，请刷新后重试") from None
     return item
-

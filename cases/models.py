@@ -269,9 +269,7 @@ class SupervisionWarning(db.Model):
     """A warning raised by the deadline scan, once per colour change, to a role of a department."""
 
     __tablename__ = "supervision_warnings"
-    __table_args__ = (
-        UniqueConstraint("subject_type", "subject_id", "colour_change", "role", name="uq_supervision_warnings_once"),
-    )
+    __table_args__ = (UniqueConstraint("subject_type", "subject_id", "colour_change", "role", name="uq_supervision_warnings_once"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject_type: Mapped[str] = mapped_column(String(16))  # case | rectification

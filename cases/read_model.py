@@ -28,8 +28,9 @@ _schema = CaseDetail()
 
 def citizen_case_json(account_id: str, case_no: str) -> str:
     row = db.session.execute(
-        select(Case.id, Case.view_version, Case.view_cache_key, Case.view_cache)
-        .where(Case.case_no == case_no.strip().upper(), Case.account_id == account_id)
+        select(Case.id, Case.view_version, Case.view_cache_key, Case.view_cache).where(
+            Case.case_no == case_no.strip().upper(), Case.account_id == account_id
+        )
     ).first()
     if row is None:
         raise Problem(404, "case_not_found", "未找到该办件", case_no=case_no)

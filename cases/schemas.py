@@ -25,8 +25,11 @@ class MaterialSpec(Schema):
     required = fields.Boolean(load_default=True)
     original_or_copy = fields.String(load_default="original", validate=validate.OneOf(["original", "copy"]))
     count = fields.Integer(load_default=1, validate=validate.Range(min=1, max=20))
-    formats = fields.List(fields.String(validate=validate.OneOf(["jpg", "png", "pdf"])), load_default=lambda: ["jpg", "png", "pdf"],
-                          validate=validate.Length(min=1, max=3))
+    formats = fields.List(
+        fields.String(validate=validate.OneOf(["jpg", "png", "pdf"])),
+        load_default=lambda: ["jpg", "png", "pdf"],
+        validate=validate.Length(min=1, max=3),
+    )
     notes = fields.String(load_default="", validate=validate.Length(max=500))
     certificate_kind = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
 
@@ -68,7 +71,12 @@ class ItemWrite(Schema):
 
     @validates_schema
     def _consistent(self, data, **kwargs):
-        if "promised_days" in data and "statutory_days" in data and data["statutory_days"] and data["promised_days"] > data["statutory_days"]:
+        if (
+            "promised_days" in data
+            and "statutory_days" in data
+            and data["statutory_days"]
+            and data["promised_days"] > data["statutory_days"]
+        ):
             raise ValidationError("承诺时限不能超过法定时限", "promised_days")
         codes = [m["code"] for m in data.get("materials", [])]
         if len(codes) != len(set(codes)):
@@ -255,9 +263,29 @@ class CertificateSpec(Schema):
 
 
 class TransitionRequest(Schema):
-    action = fields.String(required=True, validate=validate.OneOf(
-        ["prereview_pass", "prereview_return", "accept", "start", "advance_step", "complete_task", "suspend", "resume", "extend",
-         "approve", "reject", "issue_certificate", "deliver", "collect", "close", "note"]))
+    action = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            [
+                "prereview_pass",
+                "prereview_return",
+                "accept",
+                "start",
+                "advance_step",
+                "complete_task",
+                "suspend",
+                "resume",
+                "extend",
+                "approve",
+                "reject",
+                "issue_certificate",
+                "deliver",
+                "collect",
+                "close",
+                "note",
+            ]
+        ),
+    )
     note = fields.String(validate=validate.Length(max=2000), metadata={"description": "shown to the citizen"})
     internal_note = fields.String(validate=validate.Length(max=2000), metadata={"description": "staff only"})
     issues = fields.List(fields.Nested(Issue), validate=validate.Length(max=50))

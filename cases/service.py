@@ -144,8 +144,13 @@ def create_case(account: Account, item_code: str, form: dict) -> Case:
     on = today()
     for _ in range(5):
         case = Case(
-            case_no=new_case_no(on), account_id=account.id, item_id=item.id, department_code=item.department_code,
-            status=DRAFT, form=clean, current_step=None,
+            case_no=new_case_no(on),
+            account_id=account.id,
+            item_id=item.id,
+            department_code=item.department_code,
+            status=DRAFT,
+            form=clean,
+            current_step=None,
         )
         try:
             with db.session.begin_nested():
@@ -211,20 +216,32 @@ def _valid_certificates(account_id: str, kinds: set[str], on: date) -> dict[str,
     if not kinds:
         return {}
     rows = db.session.scalars(
-        select(Certificate).where(
-            Certificate.account_id == account_id, Certificate.kind.in_(kinds), Certificate.revoked.is_(False),
+        select(Certificate)
+        .where(
+            Certificate.account_id == account_id,
+            Certificate.kind.in_(kinds),
+            Certificate.revoked.is_(False),
             or_(Certificate.valid_until.is_(None), Certificate.valid_until >= on),
-        ).order_by(Certificate.valid_from)
+        )
+        .order_by(Certificate.valid_from)
     )
     return {certificate.kind: certificate for certificate in rows}
 
 
 def _fill_from_certificate_library(case: Case, materials: dict[str, CaseMaterial], on: date) -> None:
     """A certificate the citizen holds and that is valid satisfies the matching material (免提交)."""
-    wanted = {spec["certificate_kind"]: spec["code"] for spec in case.item.materials if spec.get("certificate_kind") and spec["code"] not in materials}
+    wanted = {
+        spec["certificate_kind"]: spec["code"]
+        for spec in case.item.materials
+        if spec.get("certificate_kind") and spec["code"] not in materials
+    }
     for kind, certificate in _valid_certificates(case.account_id, set(wanted), on).items():
         material = CaseMaterial(
-            case_id=case.id, material_code=wanted[kind], source="certificate", check_ok=True, certificate_id=certificate.id,
+            case_id=case.id,
+            material_code=wanted[kind],
+            source="certificate",
+            check_ok=True,
+            certificate_id=certificate.id,
             check={"kind": "certificate", "certificate_no": certificate.number, "problems": []},
         )
         db.session.add(material)
@@ -242,7 +259,9 @@ def submit_case(account: Account, case_no: str) -> Case:
     problems = _submission_problems(account, case, materials)
     if problems:
         db.session.rollback()
-        raise Problem(422, "application_incomplete", "申请还不完整，请按提示一次性补齐后再提交", errors=problems, problem_count=len(problems))
+        raise Problem(
+            422, "application_incomplete", "申请还不完整，请按提示一次性补齐后再提交", errors=problems, problem_count=len(problems)
+        )
     to_status = PREREVIEW_PENDING if case.status == DRAFT else RESUBMITTED
     due = deadline_from(on, current_app.config["CASES_PREREVIEW_DAYS"])
     claim_case(case, case.status)
@@ -259,7 +278,13 @@ def _submission_problems(account: Account, case: Case, materials: dict[str, Case
     item = case.item
     problems: list[dict] = []
     if account.level < item.required_level:
-        problems.append({"field": "realname_level", "reason": f"此事项需要实名等级 {item.required_level}，请先完成实名认证", "required_level": item.required_level})
+        problems.append(
+            {
+                "field": "realname_level",
+                "reason": f"此事项需要实名等级 {item.required_level}，请先完成实名认证",
+                "required_level": item.required_level,
+            }
+        )
     try:
         validate_form(item, case.form)
     except Problem as exc:
@@ -278,7 +303,9 @@ def _submission_problems(account: Account, case: Case, materials: dict[str, Case
 
 
 def list_citizen_cases(account_id: str, page: int, per_page: int) -> dict:
-    statement = select(Case).options(selectinload(Case.item)).where(Case.account_id == account_id).order_by(Case.created_at.desc(), Case.id.desc())
+    statement = (
+        select(Case).options(selectinload(Case.item)).where(Case.account_id == account_id).order_by(Case.created_at.desc(), Case.id.desc())
+    )
     result = paginate(statement, page, per_page)
     return summaries(result, staff=False)
 
@@ -289,11 +316,19 @@ def summaries(result: Page, *, staff: bool) -> dict:
     names = catalog.department_names({case.department_code for case in result.items})
     items = [
         {
-            "case_no": case.case_no, "status": case.status, "status_name": STATUS_NAMES[case.status],
-            "item_code": case.item.code, "item_name": case.item.name, "item_version": case.item.version,
-            "department_code": case.department_code, "department_name": names.get(case.department_code),
-            "current_step": case.current_step, "created_at": case.created_at, "accepted_on": case.accepted_on,
-            "due_on": case.due_on, "due_provisional": case.due_provisional,
+            "case_no": case.case_no,
+            "status": case.status,
+            "status_name": STATUS_NAMES[case.status],
+            "item_code": case.item.code,
+            "item_name": case.item.name,
+            "item_version": case.item.version,
+            "department_code": case.department_code,
+            "department_name": names.get(case.department_code),
+            "current_step": case.current_step,
+            "created_at": case.created_at,
+            "accepted_on": case.accepted_on,
+            "due_on": case.due_on,
+            "due_provisional": case.due_provisional,
             "working_days_left": _days_left(case, days),
             **({"colour": case.colour} if staff else {}),
         }
@@ -320,20 +355,42 @@ def case_detail(case: Case, *, internal: bool = False) -> dict:
     names = catalog.department_names({case.department_code, *(task.department_code for task in tasks)})
     item = case.item
     detail = {
-        "case_no": case.case_no, "status": case.status, "status_name": STATUS_NAMES[case.status],
-        "item": {"code": item.code, "name": item.name, "version": item.version, "item_type": item.item_type, "promised_days": item.promised_days},
-        "department_code": case.department_code, "department_name": names.get(case.department_code),
-        "current_step": case.current_step, "steps": item.steps, "form": case.form,
-        "created_at": case.created_at, "submitted_at": case.submitted_at, "prereview_due_on": case.prereview_due_on,
-        "accepted_on": case.accepted_on, "due_on": case.due_on, "due_provisional": case.due_provisional,
-        "working_days_left": _days_left(case, days), "suspended_days": case.suspended_days, "extended_days": case.extended_days,
+        "case_no": case.case_no,
+        "status": case.status,
+        "status_name": STATUS_NAMES[case.status],
+        "item": {
+            "code": item.code,
+            "name": item.name,
+            "version": item.version,
+            "item_type": item.item_type,
+            "promised_days": item.promised_days,
+        },
+        "department_code": case.department_code,
+        "department_name": names.get(case.department_code),
+        "current_step": case.current_step,
+        "steps": item.steps,
+        "form": case.form,
+        "created_at": case.created_at,
+        "submitted_at": case.submitted_at,
+        "prereview_due_on": case.prereview_due_on,
+        "accepted_on": case.accepted_on,
+        "due_on": case.due_on,
+        "due_provisional": case.due_provisional,
+        "working_days_left": _days_left(case, days),
+        "suspended_days": case.suspended_days,
+        "extended_days": case.extended_days,
         "predicted_completion_on": _predicted_completion(case, on),
-        "finished_on": case.finished_on, "result_reason": case.result_reason,
+        "finished_on": case.finished_on,
+        "result_reason": case.result_reason,
         "returned_issues": _returned_issues(events) if case.status == PREREVIEW_RETURNED else [],
         "materials": [_material_view(spec, materials.get(spec["code"])) for spec in item.materials],
         "approval_tasks": [
-            {"department_code": t.department_code, "department_name": names.get(t.department_code), "done": t.done_at is not None,
-             "done_at": t.done_at.isoformat() if t.done_at else None}
+            {
+                "department_code": t.department_code,
+                "department_name": names.get(t.department_code),
+                "done": t.done_at is not None,
+                "done_at": t.done_at.isoformat() if t.done_at else None,
+            }
             for t in tasks
         ],
         "timeline": [_event_view(event, staff=internal) for event in events if internal or event.visible],
@@ -349,18 +406,26 @@ def _returned_issues(events: list[CaseEvent]) -> list[dict]:
 
 
 def _material_view(spec: dict, material: CaseMaterial | None) -> dict:
-    view = {"material_code": spec["code"], "name": spec["name"], "required": spec.get("required", True), "certificate_kind": spec.get("certificate_kind")}
+    view = {
+        "material_code": spec["code"],
+        "name": spec["name"],
+        "required": spec.get("required", True),
+        "certificate_kind": spec.get("certificate_kind"),
+    }
     if material is None:
         return view | {"status": "missing"}
     status = "ok" if material.check_ok else "check_failed"
-    return view | {"status": status, "source": material.source, "check": material.check,
-                   "uploaded_at": material.uploaded_at.isoformat()}
+    return view | {"status": status, "source": material.source, "check": material.check, "uploaded_at": material.uploaded_at.isoformat()}
 
 
 def _event_view(event: CaseEvent, *, staff: bool) -> dict:
     view = {
-        "at": event.at, "effective_on": event.effective_on, "action": event.action, "status": event.to_status,
-        "status_name": STATUS_NAMES[event.to_status], "note": event.note,
+        "at": event.at,
+        "effective_on": event.effective_on,
+        "action": event.action,
+        "status": event.to_status,
+        "status_name": STATUS_NAMES[event.to_status],
+        "note": event.note,
         "actor": event.actor if staff else ("您" if event.actor == CITIZEN else "工作人员" if event.actor.startswith("staff:") else "系统"),
     }
     if event.data:
@@ -378,7 +443,8 @@ def _predicted_completion(case: Case, on: date) -> date | None:
         return None
     if case.status in RUNNING_STATUSES and case.due_on:
         typical = db.session.scalar(
-            select(func.avg(Case.working_days_used)).join(ServiceItem, ServiceItem.id == Case.item_id)
+            select(func.avg(Case.working_days_used))
+            .join(ServiceItem, ServiceItem.id == Case.item_id)
             .where(ServiceItem.code == case.item.code, Case.working_days_used.is_not(None))
         )
         if typical is None:
@@ -399,8 +465,13 @@ def citizen_certificates(account_id: str) -> list[dict]:
 def _certificate_view(certificate: Certificate, on: date) -> dict:
     valid = not certificate.revoked and (certificate.valid_until is None or certificate.valid_until >= on)
     return {
-        "number": certificate.number, "kind": certificate.kind, "department_code": certificate.department_code,
-        "holder_name": mask_name(certificate.holder_name), "valid_from": certificate.valid_from, "valid_until": certificate.valid_until, "valid": valid,
+        "number": certificate.number,
+        "kind": certificate.kind,
+        "department_code": certificate.department_code,
+        "holder_name": mask_name(certificate.holder_name),
+        "valid_from": certificate.valid_from,
+        "valid_until": certificate.valid_until,
+        "valid": valid,
     }
 
 
@@ -432,20 +503,45 @@ def rate_case(account: Account, case_no: str, level: int, comment: str) -> Ratin
 def claim_case(case: Case, from_status: str) -> None:
     """Serialise concurrent transitions of one case: a conditional UPDATE takes the row (409 for the loser)."""
     claimed = db.session.execute(
-        update(Case).where(Case.id == case.id, Case.status == from_status).values(updated_at=utcnow()).execution_options(synchronize_session=False)
+        update(Case)
+        .where(Case.id == case.id, Case.status == from_status)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
     ).rowcount
     if not claimed:
         db.session.rollback()
         raise Problem(409, "case_changed", "办件状态刚刚发生了变化，请刷新后重试")
 
 
-def add_event(case: Case, actor: str, action: str, from_status: str | None, to_status: str, *, on: date, visible: bool = True,
-               note: str | None = None, internal_note: str | None = None, data: dict | None = None) -> CaseEvent:
+def add_event(
+    case: Case,
+    actor: str,
+    action: str,
+    from_status: str | None,
+    to_status: str,
+    *,
+    on: date,
+    visible: bool = True,
+    note: str | None = None,
+    internal_note: str | None = None,
+    data: dict | None = None,
+) -> CaseEvent:
     if case.id is None:
         db.session.flush()
     case.view_version = Case.view_version + 1  # the citizen's stored view is out of date (read_model)
-    event = CaseEvent(case_id=case.id, actor=actor, action=action, from_status=from_status, to_status=to_status, effective_on=on,
-                      visible=visible, note=note, internal_note=internal_note, data=data, at=utcnow())
+    event = CaseEvent(
+        case_id=case.id,
+        actor=actor,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        effective_on=on,
+        visible=visible,
+        note=note,
+        internal_note=internal_note,
+        data=data,
+        at=utcnow(),
+    )
     db.session.add(event)
     db.session.flush()
     return event

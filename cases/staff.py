@@ -12,9 +12,7 @@ from datetime import date, timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from auth.access import staff_actor
 from auth.models import Account, StaffUser
-from auth.roles import ADMIN, HOTLINE_OPERATOR, OFFICER, PREREVIEWER, SUPERVISOR, WINDOW_CLERK
 from cases import catalog
 from cases.clock import today
 from cases.deadlines import days_left_on, deadline_from, extend_deadline, resume_deadline
@@ -44,10 +42,12 @@ from cases.models import (
 )
 from cases.service import add_event, case_detail, claim_case, cn_date, notify_citizen, summaries
 from cases.storage import load_bytes
+from mobile_api.access import staff_actor
 from mobile_api.audit import record_audit
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
 from mobile_api.pagination import Page, paginate
+from mobile_api.roles import ADMIN, HOTLINE_OPERATOR, OFFICER, PREREVIEWER, SUPERVISOR, WINDOW_CLERK
 from mobile_api.timeutil import utcnow
 
 
@@ -96,7 +96,9 @@ def staff_material_file(staff: StaffUser, case_no: str, material_code: str, reas
     return data, content_type, f"{case.case_no}-{material_code}.{extension}"
 
 
-def staff_list_cases(staff: StaffUser, *, status: str | None, department: str | None, overdue: bool | None, page: int, per_page: int) -> dict:
+def staff_list_cases(
+    staff: StaffUser, *, status: str | None, department: str | None, overdue: bool | None, page: int, per_page: int
+) -> dict:
     statement = select(Case).options(selectinload(Case.item)).where(Case.status != DRAFT)
     scope = _scope_clause(staff)
     if scope is not None:
@@ -104,7 +106,12 @@ def staff_list_cases(staff: StaffUser, *, status: str | None, department: str | 
     if status:
         statement = statement.where(Case.status == status)
     if department:
-        statement = statement.where(or_(Case.department_code == department, Case.id.in_(select(ApprovalTask.case_id).where(ApprovalTask.department_code == department))))
+        statement = statement.where(
+            or_(
+                Case.department_code == department,
+                Case.id.in_(select(ApprovalTask.case_id).where(ApprovalTask.department_code == department)),
+            )
+        )
     if overdue is not None:
         on = today()
         late = or_(
@@ -114,7 +121,13 @@ def staff_list_cases(staff: StaffUser, *, status: str | None, department: str | 
         statement = statement.where(late if overdue else ~late)
     statement = statement.order_by(Case.due_on.is_(None), Case.due_on, Case.id)
     result = paginate(statement, page, per_page)
-    record_audit(staff_actor(staff), "case.list", "case", "*", details={"status": status, "department": department, "overdue": overdue, "page": page, "count": len(result.items)})
+    record_audit(
+        staff_actor(staff),
+        "case.list",
+        "case",
+        "*",
+        details={"status": status, "department": department, "overdue": overdue, "page": page, "count": len(result.items)},
+    )
     page_of_cases = summaries(result, staff=True)
     db.session.commit()
     return page_of_cases
@@ -145,8 +158,12 @@ ACTIONS: dict[str, Action] = {
     "deliver": Action((CERTIFICATE_ISSUED,), DELIVERED, (WINDOW_CLERK, OFFICER), template="cases.delivered"),
     "collect": Action((CERTIFICATE_ISSUED,), COLLECTED, (WINDOW_CLERK,), template="cases.collected"),
     "close": Action((APPROVED, REJECTED, DELIVERED, COLLECTED), CLOSED, (WINDOW_CLERK, OFFICER), template="cases.closed"),
-    "note": Action((PREREVIEW_PENDING, PREREVIEW_RETURNED, RESUBMITTED, PREREVIEW_PASSED, ACCEPTED, IN_PROGRESS, SUSPENDED, *FINISHED_STATUSES), None,
-                   (PREREVIEWER, WINDOW_CLERK, OFFICER, SUPERVISOR), visible=False),
+    "note": Action(
+        (PREREVIEW_PENDING, PREREVIEW_RETURNED, RESUBMITTED, PREREVIEW_PASSED, ACCEPTED, IN_PROGRESS, SUSPENDED, *FINISHED_STATUSES),
+        None,
+        (PREREVIEWER, WINDOW_CLERK, OFFICER, SUPERVISOR),
+        visible=False,
+    ),
 }
 
 
@@ -155,7 +172,11 @@ def _has_role(staff: StaffUser, roles: tuple[str, ...]) -> bool:
 
 
 def allowed_actions(case: Case, staff: StaffUser | None = None) -> list[str]:
-    return [name for name, action in ACTIONS.items() if case.status in action.from_statuses and (staff is None or _has_role(staff, action.roles))]
+    return [
+        name
+        for name, action in ACTIONS.items()
+        if case.status in action.from_statuses and (staff is None or _has_role(staff, action.roles))
+    ]
 
 
 def transition(staff: StaffUser, case_no: str, action_name: str, args: dict) -> dict:
@@ -167,7 +188,9 @@ def transition(staff: StaffUser, case_no: str, action_name: str, args: dict) -> 
     if action_name not in ("complete_task", "note") and not _in_scope(staff, case.department_code):
         raise Problem(403, "department_scope", "此办件不属于您所在部门，不能进行该操作")
     if case.status not in action.from_statuses:
-        raise Problem(409, "transition_not_allowed", "办件当前状态不允许此操作", case_status=case.status, allowed_actions=allowed_actions(case, staff))
+        raise Problem(
+            409, "transition_not_allowed", "办件当前状态不允许此操作", case_status=case.status, allowed_actions=allowed_actions(case, staff)
+        )
     from_status = case.status
     claim_case(case, from_status)
     on = today()
@@ -176,8 +199,18 @@ def transition(staff: StaffUser, case_no: str, action_name: str, args: dict) -> 
     if action.to_status:
         case.status = action.to_status
     actor = staff_actor(staff)
-    event = add_event(case, actor, action_name, from_status, case.status, on=on, visible=action.visible, note=args.get("note"),
-                       internal_note=args.get("internal_note"), data=data)
+    event = add_event(
+        case,
+        actor,
+        action_name,
+        from_status,
+        case.status,
+        on=on,
+        visible=action.visible,
+        note=args.get("note"),
+        internal_note=args.get("internal_note"),
+        data=data,
+    )
     if action.template:
         notify_citizen(db.session.get(Account, case.account_id), case, action.template, event, detail_text)
     record_audit(actor, f"case.{action_name}", "case", case.case_no, reason=args.get("note") or args.get("internal_note"))
@@ -268,7 +301,12 @@ def _resume(staff, case, args, on):
     case.suspended_days += max(paused, 0)
     case.due_on, case.due_provisional = due.due_on, due.provisional
     case.suspended_on, case.days_left_at_suspension = None, None
-    data = {"previous_due_on": old.isoformat(), "due_on": due.due_on.isoformat(), "due_provisional": due.provisional, "paused_working_days": paused}
+    data = {
+        "previous_due_on": old.isoformat(),
+        "due_on": due.due_on.isoformat(),
+        "due_provisional": due.provisional,
+        "paused_working_days": paused,
+    }
     return cn_date(due.due_on) + ("（暂按周一至周五推算）" if due.provisional else ""), data
 
 
@@ -280,7 +318,12 @@ def _extend(staff, case, args, on):
     due = extend_deadline(case.due_on, days)
     case.due_on, case.due_provisional = due.due_on, due.provisional
     case.extended_days += days
-    return cn_date(due.due_on), {"days": days, "previous_due_on": old.isoformat(), "due_on": due.due_on.isoformat(), "approved_by": staff_actor(staff)}
+    return cn_date(due.due_on), {
+        "days": days,
+        "previous_due_on": old.isoformat(),
+        "due_on": due.due_on.isoformat(),
+        "approved_by": staff_actor(staff),
+    }
 
 
 def _finish(case: Case, on: date, reason: str | None) -> dict:
@@ -293,9 +336,13 @@ def _finish(case: Case, on: date, reason: str | None) -> dict:
 
 
 def _approve(staff, case, args, on):
-    pending = db.session.scalars(select(ApprovalTask.department_code).where(ApprovalTask.case_id == case.id, ApprovalTask.done_at.is_(None))).all()
+    pending = db.session.scalars(
+        select(ApprovalTask.department_code).where(ApprovalTask.case_id == case.id, ApprovalTask.done_at.is_(None))
+    ).all()
     if pending:
-        raise Problem(409, "parallel_tasks_pending", "并联审批尚未全部完成", pending_departments=list(pending), allowed_actions=["complete_task"])
+        raise Problem(
+            409, "parallel_tasks_pending", "并联审批尚未全部完成", pending_departments=list(pending), allowed_actions=["complete_task"]
+        )
     return args.get("note") or "", _finish(case, on, None)
 
 
@@ -314,8 +361,13 @@ def _issue_certificate(staff, case, args, on):
     years = spec.get("valid_years")
     account = db.session.get(Account, case.account_id)
     certificate = Certificate(
-        number=f"DZZZ-{case.department_code}-{case.case_no}", kind=kind, account_id=case.account_id, holder_name=account.name,
-        department_code=case.department_code, case_id=case.id, valid_from=on,
+        number=f"DZZZ-{case.department_code}-{case.case_no}",
+        kind=kind,
+        account_id=case.account_id,
+        holder_name=account.name,
+        department_code=case.department_code,
+        case_id=case.id,
+        valid_from=on,
         valid_until=on.replace(year=on.year + years) - timedelta(days=1) if years else None,
     )
     db.session.add(certificate)
@@ -343,7 +395,8 @@ def complete_rectification(staff: StaffUser, rectification_id: int, outcome: str
     if rectification is None or not _in_scope(staff, rectification.department_code):
         raise Problem(404, "rectification_not_found", "未找到该整改任务")
     done = db.session.execute(
-        update(Rectification).where(Rectification.id == rectification.id, Rectification.done_at.is_(None))
+        update(Rectification)
+        .where(Rectification.id == rectification.id, Rectification.done_at.is_(None))
         .values(done_at=utcnow(), done_by=staff_actor(staff), outcome=outcome)
     ).rowcount
     if not done:
@@ -364,8 +417,6 @@ def list_rectifications(staff: StaffUser, *, open_only: bool, page: int, per_pag
     if open_only:
         statement = statement.where(Rectification.done_at.is_(None))
     return paginate(statement, page, per_page)
-
-
 
 
 def staff_detail(case: Case, staff: StaffUser) -> dict:

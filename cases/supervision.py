@@ -13,9 +13,7 @@ from datetime import date
 from flask import current_app
 from sqlalchemy import case, func, select, update
 
-from auth.access import staff_actor
 from auth.models import StaffUser
-from auth.roles import ADMIN
 from cases.clock import today
 from cases.deadlines import DaysLeft
 from cases.models import (
@@ -29,9 +27,11 @@ from cases.models import (
     Rectification,
     SupervisionWarning,
 )
+from mobile_api.access import staff_actor
 from mobile_api.audit import record_audit
 from mobile_api.extensions import db
 from mobile_api.pagination import Page, paginate
+from mobile_api.roles import ADMIN
 from mobile_api.sql import insert_ignoring_conflict
 from mobile_api.timeutil import utcnow
 
@@ -52,9 +52,19 @@ def scan_deadlines(on: date | None = None) -> dict:
     last_id = 0
     while True:
         rows = db.session.execute(
-            select(Case.id, Case.case_no, Case.department_code, Case.status, Case.due_on, Case.prereview_due_on, Case.colour, Case.colour_changes)
+            select(
+                Case.id,
+                Case.case_no,
+                Case.department_code,
+                Case.status,
+                Case.due_on,
+                Case.prereview_due_on,
+                Case.colour,
+                Case.colour_changes,
+            )
             .where(Case.id > last_id, Case.status.in_((*RUNNING_STATUSES, *PREREVIEW_STATUSES)))
-            .order_by(Case.id).limit(BATCH)
+            .order_by(Case.id)
+            .limit(BATCH)
         ).all()
         if not rows:
             break
@@ -75,8 +85,16 @@ def scan_deadlines(on: date | None = None) -> dict:
 
 def _scan_rectifications(on: date, yellow_days: int) -> tuple[int, int]:
     rows = db.session.execute(
-        select(Rectification.id, Rectification.department_code, Rectification.due_on, Rectification.colour, Rectification.colour_changes, Case.case_no)
-        .join(Case, Case.id == Rectification.case_id).where(Rectification.done_at.is_(None))
+        select(
+            Rectification.id,
+            Rectification.department_code,
+            Rectification.due_on,
+            Rectification.colour,
+            Rectification.colour_changes,
+            Case.case_no,
+        )
+        .join(Case, Case.id == Rectification.case_id)
+        .where(Rectification.done_at.is_(None))
     ).all()
     changed = warnings = 0
     days = DaysLeft(on, [row.due_on for row in rows])
@@ -92,8 +110,10 @@ def _scan_rectifications(on: date, yellow_days: int) -> tuple[int, int]:
 def _claim_colour(model, row_id: int, old: str, new: str) -> bool:
     return bool(
         db.session.execute(
-            update(model).where(model.id == row_id, model.colour == old)
-            .values(colour=new, colour_changes=model.colour_changes + 1).execution_options(synchronize_session=False)
+            update(model)
+            .where(model.id == row_id, model.colour == old)
+            .values(colour=new, colour_changes=model.colour_changes + 1)
+            .execution_options(synchronize_session=False)
         ).rowcount
     )
 
@@ -105,8 +125,16 @@ def _warn(subject_type: str, subject_id: int, case_no: str, department: str, col
     raised = 0
     for role in roles:
         raised += insert_ignoring_conflict(
-            SupervisionWarning, subject_type=subject_type, subject_id=subject_id, case_no=case_no, department_code=department,
-            colour=colour, colour_change=change, role=role, due_on=due_on, created_at=utcnow(),
+            SupervisionWarning,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            case_no=case_no,
+            department_code=department,
+            colour=colour,
+            colour_change=change,
+            role=role,
+            due_on=due_on,
+            created_at=utcnow(),
         )
     return raised
 
@@ -146,15 +174,15 @@ def stats(staff: StaffUser, start: date, end: date, department: str | None) -> d
     finished, on_time, average_days, instant = finished_row[0] or 0, finished_row[1] or 0, finished_row[2], finished_row[3] or 0
     prereviewed = db.session.execute(
         scoped(
-            select(func.count(), _count_if(Case.prereview_returns == 0))
-            .where(Case.accepted_on.between(start, end)),
+            select(func.count(), _count_if(Case.prereview_returns == 0)).where(Case.accepted_on.between(start, end)),
             Case.department_code,
         )
     ).one()
     ratings = db.session.execute(
         scoped(
             select(func.count(), func.avg(Rating.level), _count_if(Rating.level >= 4), _count_if(Rating.level <= 2))
-            .join(Case, Case.id == Rating.case_id).where(Case.finished_on.between(start, end)),
+            .join(Case, Case.id == Rating.case_id)
+            .where(Case.finished_on.between(start, end)),
             Case.department_code,
         )
     ).one()
@@ -162,20 +190,34 @@ def stats(staff: StaffUser, start: date, end: date, department: str | None) -> d
     overdue = db.session.execute(
         scoped(
             select(Case.case_no, Case.department_code, Case.status, Case.due_on)
-            .where(Case.status.in_(RUNNING_STATUSES), Case.due_on < on).order_by(Case.due_on).limit(100),
+            .where(Case.status.in_(RUNNING_STATUSES), Case.due_on < on)
+            .order_by(Case.due_on)
+            .limit(100),
             Case.department_code,
         )
     ).all()
-    record_audit(staff_actor(staff), "supervision.stats", "case", "*", details={"from": start.isoformat(), "to": end.isoformat(), "department": department})
+    record_audit(
+        staff_actor(staff),
+        "supervision.stats",
+        "case",
+        "*",
+        details={"from": start.isoformat(), "to": end.isoformat(), "department": department},
+    )
     db.session.commit()
     return {
-        "from": start, "to": end, "department": department,
-        "accepted": accepted, "finished": finished,
-        "on_time_rate": _ratio(on_time, finished), "instant_rate": _ratio(instant, finished),
+        "from": start,
+        "to": end,
+        "department": department,
+        "accepted": accepted,
+        "finished": finished,
+        "on_time_rate": _ratio(on_time, finished),
+        "instant_rate": _ratio(instant, finished),
         "average_working_days": round(float(average_days), 2) if average_days is not None else None,
         "prereview_first_try_pass_rate": _ratio(prereviewed[1] or 0, prereviewed[0] or 0),
-        "ratings": ratings[0] or 0, "satisfaction_average": round(float(ratings[1]), 2) if ratings[1] is not None else None,
-        "satisfied_rate": _ratio(ratings[2] or 0, ratings[0] or 0), "bad_ratings": ratings[3] or 0,
+        "ratings": ratings[0] or 0,
+        "satisfaction_average": round(float(ratings[1]), 2) if ratings[1] is not None else None,
+        "satisfied_rate": _ratio(ratings[2] or 0, ratings[0] or 0),
+        "bad_ratings": ratings[3] or 0,
         "overdue": [{"case_no": r.case_no, "department_code": r.department_code, "status": r.status, "due_on": r.due_on} for r in overdue],
     }
 

@@ -8,26 +8,23 @@ from mobile_api.config import load_config
 
 
 def create_app(overrides: dict | None = None) -> Flask:
-    from mobile_api.face_check import check_face_recognition_importable  # noqa: PLC0415
-
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(load_config(overrides))
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from mobile_api.logging_setup import configure_logging  # noqa: PLC0415
+    from mobile_api.logging_setup import configure_logging
 
     configure_logging(app)
-    check_face_recognition_importable(app)
     _import_models()
     _init_extensions(app)
     _register_blueprints(app)
 
-    from mobile_api.celery_app import init_celery  # noqa: PLC0415
+    from mobile_api.celery_app import init_celery
 
     init_celery(app)
 
-    from mobile_api.cli import register_cli  # noqa: PLC0415
+    from mobile_api.cli import register_cli
 
     register_cli(app)
     return app
@@ -39,10 +36,10 @@ DOMAINS = ("auth", "notifications", "cases", "appointments", "express", "hotline
 
 
 def _import_models() -> None:
-    import importlib  # noqa: PLC0415
-    import importlib.util  # noqa: PLC0415
+    import importlib
+    import importlib.util
 
-    import mobile_api.models  # noqa: F401, PLC0415
+    import mobile_api.models  # noqa: F401
 
     for domain in DOMAINS:
         if importlib.util.find_spec(f"{domain}.models") is not None:
@@ -50,10 +47,10 @@ def _import_models() -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from mobile_api import request_guards  # noqa: PLC0415
-    from mobile_api.errors import ProblemSchema, register_error_handlers  # noqa: PLC0415
-    from mobile_api.extensions import api, db, jwt, limiter, migrate  # noqa: PLC0415
-    from mobile_api.jwt_callbacks import register_jwt_callbacks  # noqa: PLC0415
+    from mobile_api import request_guards
+    from mobile_api.errors import ProblemSchema, register_error_handlers
+    from mobile_api.extensions import api, db, jwt, limiter, migrate
+    from mobile_api.jwt_callbacks import register_jwt_callbacks
 
     db.init_app(app)
     _configure_sqlite(app)
@@ -62,7 +59,9 @@ def _init_extensions(app: Flask) -> None:
     register_jwt_callbacks(jwt)
     limiter.init_app(app)
     api.ERROR_SCHEMA = ProblemSchema
-    api.init_app(app, spec_kwargs={"components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}})
+    api.init_app(
+        app, spec_kwargs={"components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}}
+    )
     request_guards.init_app(app)
     # After api.init_app: our handlers replace flask-smorest's so every error is problem+json.
     register_error_handlers(app)
@@ -72,9 +71,9 @@ def _configure_sqlite(app: Flask) -> None:
     """SQLite is shared by web, worker and beat processes: WAL and a busy timeout make that work."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
-    from sqlalchemy import event  # noqa: PLC0415
+    from sqlalchemy import event
 
-    from mobile_api.extensions import db  # noqa: PLC0415
+    from mobile_api.extensions import db
 
     with app.app_context():
         engine = db.engine
@@ -92,11 +91,11 @@ def _configure_sqlite(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    import importlib  # noqa: PLC0415
+    import importlib
 
-    from mobile_api.calendar_api import calendar_blp  # noqa: PLC0415
-    from mobile_api.extensions import api  # noqa: PLC0415
-    from mobile_api.health import health_bp  # noqa: PLC0415
+    from mobile_api.calendar_api import calendar_blp
+    from mobile_api.extensions import api
+    from mobile_api.health import health_bp
 
     for blueprint in (health_bp, calendar_blp):
         api.register_blueprint(blueprint)

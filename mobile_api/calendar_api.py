@@ -7,10 +7,10 @@ from datetime import date
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from auth.access import current_staff, requires, staff_actor
-from auth.roles import ADMIN, SUPERVISOR
 from mobile_api import workdays
+from mobile_api.access import current_staff, requires, staff_actor
 from mobile_api.errors import Problem
+from mobile_api.roles import ADMIN, SUPERVISOR
 
 calendar_blp = Blueprint("calendar", __name__, url_prefix="/api/v1/staff/calendar", description="工作日历（法定节假日与调休）")
 

@@ -1,12 +1,7 @@
 """Celery, configured explicitly: named queues, routes, late acks, and an app context per task.
 
-Queues:
-- ``urgent``  sign-in codes and anything a person is waiting for on a screen; its own workers so a
-  backlog of reminders can never delay a sign-in;
-- ``notify``  every other notification;
-- ``face``    face verification (dlib, CPU-heavy; face workers can run on other machines);
-- ``express`` courier calls;
-- ``default`` everything else (sweeps, scans, reports).
+Queue names are the constants of ``mobile_api.queues.QueueNames``; a package routes its own tasks
+with :func:`add_task_route` from its ``init_app``.
 
 Tasks are named explicitly (``notifications.send``, not a module path) so names survive refactors.
 """
@@ -18,11 +13,11 @@ from flask import Flask
 from kombu import Queue
 from kombu.transport import TRANSPORT_ALIASES
 
+from mobile_api.queues import QueueNames
+
 # See mobile_api/sql_broker.py: kombu's SQL transport with a working polling interval and WAL.
 TRANSPORT_ALIASES["sqla"] = "mobile_api.sql_broker:Transport"
 TRANSPORT_ALIASES["sqlalchemy"] = "mobile_api.sql_broker:Transport"
-
-QUEUES = ("urgent", "notify", "face", "express", "default")
 
 celery = Celery("mobile_api", set_as_current=True)
 
@@ -35,13 +30,13 @@ class AppContextTask(Task):
 
     def __call__(self, *args, **kwargs):
         app = self.flask_app
-        if app is None:  # a worker process imports tasks before the app is created
-            from mobile_api.worker import flask_app as app  # noqa: PLC0415
+        if app is None:
+            raise RuntimeError("Celery task run before create_app(): start workers with -A mobile_api.worker")
         with app.app_context():
             try:
                 return super().__call__(*args, **kwargs)
             finally:
-                from mobile_api.extensions import db  # noqa: PLC0415
+                from mobile_api.extensions import db
 
                 db.session.remove()
 
@@ -66,14 +61,9 @@ def init_celery(app: Flask) -> Celery:
         task_ignore_result=True,
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
-        task_queues=[Queue(name) for name in QUEUES],
-        task_default_queue="default",
-        task_routes={
-            "notifications.send_urgent": {"queue": "urgent"},
-            "notifications.send": {"queue": "notify"},
-            "face.*": {"queue": "face"},
-            "express.*": {"queue": "express"},
-        },
+        task_queues=[Queue(name) for name in QueueNames.all()],
+        task_default_queue=QueueNames.DEFAULT,
+        task_routes=app.extensions.get("task_routes", {}),
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -92,7 +82,12 @@ def init_celery(app: Flask) -> Celery:
     return celery
 
 
-def add_beat_job(app: Flask, name: str, task: str, seconds: float, queue: str = "default") -> None:
+def add_task_route(app: Flask, task_pattern: str, queue: str) -> None:
+    """Send tasks matching ``task_pattern`` (``"face.*"``) to ``queue``; packages call this from ``init_app``."""
+    app.extensions.setdefault("task_routes", {})[task_pattern] = {"queue": queue}
+
+
+def add_beat_job(app: Flask, name: str, task: str, seconds: float, queue: str = QueueNames.DEFAULT) -> None:
     """Register a periodic job; packages call this from their ``init_app`` (before Celery is set up)."""
     schedule = app.extensions.setdefault("beat_schedule", {})
     schedule[name] = {"task": task, "schedule": seconds, "options": {"queue": queue}}

@@ -165,19 +165,3 @@ def check_production_config(config: dict) -> None:
         problems.append("SANDBOX_MODE (must be off in production)")
     if problems:
         raise ConfigError("Refusing to start in production with unsafe settings: " + ", ".join(problems))
-
-
-def apply_package_defaults(app_config: dict, defaults: dict) -> None:
-    """A domain package's settings: explicit app config wins, then the environment, then ``defaults``.
-
-    Environment values are converted to the default's type; tuple defaults are not settable from the
-    environment.
-    """
-    for name, default in defaults.items():
-        if name in app_config:
-            continue
-        raw = os.environ.get(name)
-        if raw in (None, "") or isinstance(default, tuple):
-            app_config[name] = default
-        else:
-            app_config[name] = type(default)(raw)

@@ -32,7 +32,7 @@ def client_ip() -> str:
 
 def principal_or_ip() -> str:
     """Rate-limit key: the signed-in principal when there is one, else the client address."""
-    from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request  # noqa: PLC0415
+    from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 
     verify_jwt_in_request(optional=True)
     return get_jwt_identity() or client_ip()

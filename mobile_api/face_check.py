@@ -28,6 +28,4 @@ def check_face_recognition_importable(app: Flask) -> None:
         if importlib.util.find_spec(module) is None:
             raise FaceRecognitionUnavailable(f"{module} is not installed; run scripts/bootstrap.sh")
     if importlib.util.find_spec("face_recognition") is None:
-        raise FaceRecognitionUnavailable(
-            "face_recognition is not installed; run `pip install --no-deps -r requirements-face.txt`"
-        )
+        raise FaceRecognitionUnavailable("face_recognition is not installed; run `pip install --no-deps -r requirements-face.txt`")

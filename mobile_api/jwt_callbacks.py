@@ -1,4 +1,8 @@
-"""flask-jwt-extended callbacks: token errors rendered as problem+json, revocation checked."""
+"""flask-jwt-extended callbacks: token errors rendered as problem+json.
+
+Which tokens are revoked and who a token names are the ``auth`` package's to say: it registers
+``token_in_blocklist_loader`` and ``user_lookup_loader`` from its ``init_app``.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,6 @@ from mobile_api.errors import Problem, problem_response
 
 
 def register_jwt_callbacks(jwt: JWTManager) -> None:
-    from auth.tokens import is_revoked  # noqa: PLC0415
-
-    @jwt.token_in_blocklist_loader
-    def _revoked(_header: dict, payload: dict) -> bool:
-        return is_revoked(payload)
-
     @jwt.unauthorized_loader
     def _missing(reason: str):
         return problem_response(Problem(401, "unauthorized", "请先登录", headers={"WWW-Authenticate": "Bearer"}))

@@ -83,4 +83,3 @@ def mask_name(value: str | None) -> str | None:
     if not value:
         return None
     return value[0] + "*" * (len(value) - 1) if len(value) > 1 else "*"
-

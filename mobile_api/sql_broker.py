@@ -13,8 +13,17 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.exc import IntegrityError
 
 _NOT_ENGINE_OPTIONS = {
-    "queue_tablename", "message_tablename", "callback", "errback", "max_retries", "interval_start",
-    "interval_step", "interval_max", "retry_errors", "polling_interval", "visibility_timeout",
+    "queue_tablename",
+    "message_tablename",
+    "callback",
+    "errback",
+    "max_retries",
+    "interval_start",
+    "interval_step",
+    "interval_max",
+    "retry_errors",
+    "polling_interval",
+    "visibility_timeout",
 }
 
 

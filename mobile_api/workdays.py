@@ -43,9 +43,7 @@ class WorkdayCalendar:
 
     def __init__(self, start: date, end: date) -> None:
         self.start, self.end = start, end
-        rows = db.session.execute(
-            select(CalendarDay.day, CalendarDay.is_workday).where(CalendarDay.day.between(start, end))
-        ).all()
+        rows = db.session.execute(select(CalendarDay.day, CalendarDay.is_workday).where(CalendarDay.day.between(start, end))).all()
         self.exceptions: dict[date, bool] = {day: is_workday for day, is_workday in rows}
         self.known_years: set[int] = set(
             db.session.scalars(select(CalendarYear.year).where(CalendarYear.year.between(start.year, end.year)))

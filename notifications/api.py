@@ -12,11 +12,11 @@ from collections.abc import Callable
 from flask import request
 from flask_smorest import Blueprint
 
-from auth.access import current_account, current_staff, requires, staff_actor
-from auth.roles import SUPERVISOR
+from mobile_api.access import current_account, current_staff, requires, staff_actor
 from mobile_api.errors import Problem
 from mobile_api.idempotency import idempotent
 from mobile_api.pagination import page_schema
+from mobile_api.roles import SUPERVISOR
 from notifications import service
 from notifications.schemas import (
     InboxMessageSchema,

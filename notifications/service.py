@@ -185,7 +185,7 @@ def _forget_after_rollback(session: Session) -> None:
 def publish(pending: list[tuple[str, bool]]) -> int:
     """Hand rows to the broker. On the first failure the rest are left to the sweep job (a dead broker
     must not hold the caller's request for one connection timeout per message)."""
-    from notifications.tasks import send_notification, send_urgent_notification  # noqa: PLC0415
+    from notifications.tasks import send_notification, send_urgent_notification
 
     published = []
     for notification_id, urgent in pending:
@@ -200,12 +200,16 @@ def publish(pending: list[tuple[str, bool]]) -> int:
         # A separate connection: the caller's transaction is already committed.
         now = utcnow()
         with db.engine.begin() as connection:
-            newly_queued = connection.execute(
-                update(Notification)
-                .where(Notification.id.in_(published), Notification.status == "created")
-                .values(status="queued", updated_at=now)
-                .returning(Notification.id)
-            ).scalars().all()
+            newly_queued = (
+                connection.execute(
+                    update(Notification)
+                    .where(Notification.id.in_(published), Notification.status == "created")
+                    .values(status="queued", updated_at=now)
+                    .returning(Notification.id)
+                )
+                .scalars()
+                .all()
+            )
             connection.execute(
                 update(Notification)
                 .where(Notification.id.in_(published), Notification.status == "queued", Notification.id.not_in(newly_queued))
@@ -350,7 +354,9 @@ def _send_wechat(notification: Notification, template: Template, params: dict, t
     except ChannelError as exc:
         if exc.reason == "wechat_not_subscribed":
             _set_subscription(notification.account_id, template.code, 0)
-        db.session.add(NotificationEvent(notification_id=notification.id, status="sending", detail=f"wechat failed, SMS instead: {exc.reason}"))
+        db.session.add(
+            NotificationEvent(notification_id=notification.id, status="sending", detail=f"wechat failed, SMS instead: {exc.reason}")
+        )
         return None
 
 
@@ -366,8 +372,11 @@ def _deferred_by_rate_limit(notification: Notification) -> bool:
     counters.hit(f"rate:sms:{notification.phone}", window, amount=-1)  # it was not sent after all
     limited_until = counters.window_end(window)
     _transition(
-        notification.id, "created", f"rate limited: deferred to {limited_until.isoformat()}",
-        deliver_after=limited_until, attempts=Notification.attempts - 1,
+        notification.id,
+        "created",
+        f"rate limited: deferred to {limited_until.isoformat()}",
+        deliver_after=limited_until,
+        attempts=Notification.attempts - 1,
     )
     db.session.commit()
     return True
@@ -402,8 +411,11 @@ def _send_sms(notification: Notification, text: str) -> SendResult | None:
             return None
         if notification.attempts >= current_app.config["NOTIFY_MAX_ATTEMPTS"]:
             _finish(
-                notification, "permanent_failure", f"gave up after {notification.attempts} attempts; last: {exc.reason}",
-                provider=gateway.name, channel="sms",
+                notification,
+                "permanent_failure",
+                f"gave up after {notification.attempts} attempts; last: {exc.reason}",
+                provider=gateway.name,
+                channel="sms",
             )
             return None
         _transition(notification.id, "queued", f"attempt {notification.attempts} failed, retrying: {exc.reason}", last_error=exc.reason)
@@ -478,9 +490,7 @@ def record_receipt(provider: str, message_id: str, receipt_status: str, error_co
     """Apply a gateway's delivery receipt. Late or repeated receipts never move a final status back."""
     if provider not in {name for name, _, _ in configured_gateways()}:
         raise Problem(404, "unknown_provider", "未知的短信服务商")
-    notification = db.session.scalar(
-        select(Notification).where(Notification.provider == provider, Notification.provider_ref == message_id)
-    )
+    notification = db.session.scalar(select(Notification).where(Notification.provider == provider, Notification.provider_ref == message_id))
     if notification is None:
         raise Problem(404, "notification_not_found", "找不到对应的消息")
     target = RECEIPT_STATUSES[receipt_status]
@@ -544,8 +554,14 @@ def _settle_abandoned_sends(now: datetime, stuck_after: timedelta) -> list[tuple
         still_abandoned = Notification.updated_at < cutoff
         if found:
             _transition(
-                row.id, "sent", f"recovered: {found[0]} had received it", where=still_abandoned,
-                channel="sms", provider=found[0], provider_ref=found[1], sent_at=now,
+                row.id,
+                "sent",
+                f"recovered: {found[0]} had received it",
+                where=still_abandoned,
+                channel="sms",
+                provider=found[0],
+                provider_ref=found[1],
+                sent_at=now,
             )
         elif _transition(row.id, "queued", "recovered: the sender died before the gateway got it", where=still_abandoned):
             again.append((row.id, row.urgent))
@@ -570,9 +586,7 @@ def mark_read(account_id: str, message_id: int) -> InboxMessage:
     message = db.session.get(InboxMessage, message_id)
     if message is None or message.account_id != account_id:
         raise Problem(404, "message_not_found", "消息不存在")
-    db.session.execute(
-        update(InboxMessage).where(InboxMessage.id == message_id, InboxMessage.read_at.is_(None)).values(read_at=utcnow())
-    )
+    db.session.execute(update(InboxMessage).where(InboxMessage.id == message_id, InboxMessage.read_at.is_(None)).values(read_at=utcnow()))
     db.session.commit()
     db.session.refresh(message)
     return message
@@ -733,7 +747,9 @@ def counts_last_24h() -> dict:
         "total": sum(by_status.values()),
         "by_status": by_status,
         "by_channel": by_channel,
-        "by_status_and_channel": [{"status": s, "channel": c or "none", "count": n} for s, c, n in sorted(rows, key=lambda r: (r[0], r[1] or ""))],
+        "by_status_and_channel": [
+            {"status": s, "channel": c or "none", "count": n} for s, c, n in sorted(rows, key=lambda r: (r[0], r[1] or ""))
+        ],
     }
 
 

@@ -62,15 +62,11 @@ def app():
     application = create_app({"TESTING": True})
     _reset_database(application)
     with application.app_context():
-        from appointments.demo_data import seed_halls
-        from auth.demo_data import seed_identity_and_staff
-        from cases.demo_data import seed_catalog
+        from mobile_api.demo import seed_demo_data
         from mobile_api.workdays import seed_from_chinesecalendar
 
         seed_from_chinesecalendar()
-        hall_ids = seed_halls()
-        seed_catalog(hall_ids)
-        seed_identity_and_staff(application.config["DEMO_PASSWORD"], hall_ids)
+        seed_demo_data(application)
     yield application
 
 
@@ -94,10 +90,29 @@ class CeleryWorker:
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "mobile_api.worker", "worker", "-Q", self.queues,
-             "-c", str(self.concurrency), "-n", f"test{random.randrange(10**6)}@%h", "--loglevel=INFO", "--without-heartbeat",
-             "--without-mingle", "--without-gossip"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "mobile_api.worker",
+                "worker",
+                "-Q",
+                self.queues,
+                "-c",
+                str(self.concurrency),
+                "-n",
+                f"test{random.randrange(10**6)}@%h",
+                "--loglevel=INFO",
+                "--without-heartbeat",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ},
+            start_new_session=True,
         )
         wait_for(lambda: b" ready." in self.log_path.read_bytes(), timeout=60, what="celery worker ready")
 

@@ -100,8 +100,6 @@ def sign_in_level2(app, client) -> dict:
     tokens = sign_in(client)
     name, id_number = random_name(), random_id_number()
     register_resident(app, name, id_number)
-    response = client.post(
-        "/api/v1/me/identity", json={"name": name, "id_number": id_number}, headers=bearer(tokens["access_token"])
-    )
+    response = client.post("/api/v1/me/identity", json={"name": name, "id_number": id_number}, headers=bearer(tokens["access_token"]))
     assert response.status_code == 200, response.get_json()
     return {**tokens, "name": name, "id_number": id_number}

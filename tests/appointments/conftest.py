@@ -24,8 +24,17 @@ def create_hall(windows: int = 2, item_code: str = ITEM, weekdays=range(5), per_
     from cases.models import ServiceItem
     from mobile_api.extensions import db
 
-    hall = Hall(name=f"测试大厅{uuid.uuid4().hex[:6]}", level="street", city="宁波市", district="海曙区", street="测试街道",
-                address="宁波市海曙区测试路1号", phone=None, latitude=29.87 + random.random() / 100, longitude=121.54)
+    hall = Hall(
+        name=f"测试大厅{uuid.uuid4().hex[:6]}",
+        level="street",
+        city="宁波市",
+        district="海曙区",
+        street="测试街道",
+        address="宁波市海曙区测试路1号",
+        phone=None,
+        latitude=29.87 + random.random() / 100,
+        longitude=121.54,
+    )
     db.session.add(hall)
     db.session.flush()
     window_ids = []
@@ -35,8 +44,18 @@ def create_hall(windows: int = 2, item_code: str = ITEM, weekdays=range(5), per_
         db.session.flush()
         window_ids.append(window.id)
     for weekday in weekdays:
-        db.session.add(OpeningRule(hall_id=hall.id, weekday=weekday, opens=time(9), closes=time(17), break_start=time(12),
-                                   break_end=time(13, 30), slot_minutes=30, per_window=per_window))
+        db.session.add(
+            OpeningRule(
+                hall_id=hall.id,
+                weekday=weekday,
+                opens=time(9),
+                closes=time(17),
+                break_start=time(12),
+                break_end=time(13, 30),
+                slot_minutes=30,
+                per_window=per_window,
+            )
+        )
     for item in db.session.scalars(select(ServiceItem).where(ServiceItem.code == item_code)):
         item.hall_ids = [*item.hall_ids, hall.id]
     db.session.commit()
@@ -48,7 +67,8 @@ def create_citizen(level: int = 2, born: int | None = None) -> dict:
     from stdnum.cn import ric
 
     from auth.models import Account
-    from auth.tokens import CITIZEN, issue_tokens
+    from auth.tokens import issue_tokens
+    from mobile_api.access import CITIZEN
     from mobile_api.extensions import db
     from mobile_api.pii import blind_index
 
@@ -79,8 +99,8 @@ def citizen(app_context):
 @pytest.fixture()
 def clerk(app, client, hall):
     """A window clerk working in ``hall`` only."""
-    from auth.roles import WINDOW_CLERK
     from auth.service import create_staff
+    from mobile_api.roles import WINDOW_CLERK
 
     username = f"clerk{uuid.uuid4().hex[:8]}"
     create_staff(username, app.config["DEMO_PASSWORD"], [WINDOW_CLERK], "测试窗口", ["MZ"], [hall["id"]])

@@ -128,7 +128,9 @@ def test_rules_one_per_item_three_active_in_total(client, app_context):
     for other in halls[1:3]:
         start = first_free_slots(client, other["id"], other["item"])[0]["start"]
         assert _book(client, citizen, other["id"], start, item=other["item"]).status_code == 201
-    fourth = _book(client, citizen, halls[3]["id"], first_free_slots(client, halls[3]["id"], halls[3]["item"])[0]["start"], item=halls[3]["item"])
+    fourth = _book(
+        client, citizen, halls[3]["id"], first_free_slots(client, halls[3]["id"], halls[3]["item"])[0]["start"], item=halls[3]["item"]
+    )
     assert fourth.status_code == 409 and fourth.get_json()["code"] == "too_many_active_bookings"
 
 
@@ -259,11 +261,16 @@ def test_waitlist_offer_hold_accept_and_expiry(client, app_context):
 
     entries = []
     for person in (first_in_line, second_in_line):
-        response = client.post("/api/v1/waitlist", json={"hall_id": small["id"], "item_code": ITEM, "date": day},
-                               headers={**person["headers"], "Idempotency-Key": uuid.uuid4().hex})
+        response = client.post(
+            "/api/v1/waitlist",
+            json={"hall_id": small["id"], "item_code": ITEM, "date": day},
+            headers={**person["headers"], "Idempotency-Key": uuid.uuid4().hex},
+        )
         assert response.status_code == 201 and response.get_json()["status"] == "waiting"
         entries.append(response.get_json()["id"])
-    duplicate = client.post("/api/v1/waitlist", json={"hall_id": small["id"], "item_code": ITEM, "date": day}, headers=first_in_line["headers"])
+    duplicate = client.post(
+        "/api/v1/waitlist", json={"hall_id": small["id"], "item_code": ITEM, "date": day}, headers=first_in_line["headers"]
+    )
     assert duplicate.status_code == 409
 
     assert client.post(f"/api/v1/appointments/{booking['id']}/cancel", headers=holder["headers"]).status_code == 200
@@ -298,8 +305,9 @@ def test_offer_nobody_takes_frees_the_place(client, app_context):
     holder, waiting = create_citizen(), create_citizen()
     slot = first_free_slots(client, small["id"])[0]
     booking = _book(client, holder, small["id"], slot["start"]).get_json()
-    entry = client.post("/api/v1/waitlist", json={"hall_id": small["id"], "item_code": ITEM, "date": slot["start"][:10]},
-                        headers=waiting["headers"]).get_json()
+    entry = client.post(
+        "/api/v1/waitlist", json={"hall_id": small["id"], "item_code": ITEM, "date": slot["start"][:10]}, headers=waiting["headers"]
+    ).get_json()
     client.post(f"/api/v1/appointments/{booking['id']}/cancel", headers=holder["headers"])
     assert _remaining(client, small["id"], slot["start"]) == 0
     left = client.post(f"/api/v1/waitlist/{entry['id']}/leave", headers=waiting["headers"])
@@ -354,9 +362,15 @@ def test_same_citizen_many_keys_at_once_books_once(app, hall, citizen):
 
 def test_openapi_documents_the_endpoints(client):
     spec = client.get("/api/v1/openapi.json").get_json()
-    for path in ("/api/v1/halls", "/api/v1/halls/{hall_id}/availability", "/api/v1/appointments",
-                 "/api/v1/appointments/{booking_id}/reschedule", "/api/v1/waitlist/{entry_id}/accept",
-                 "/api/v1/staff/halls/{hall_id}/queue/next", "/api/v1/halls/{hall_id}/queue"):
+    for path in (
+        "/api/v1/halls",
+        "/api/v1/halls/{hall_id}/availability",
+        "/api/v1/appointments",
+        "/api/v1/appointments/{booking_id}/reschedule",
+        "/api/v1/waitlist/{entry_id}/accept",
+        "/api/v1/staff/halls/{hall_id}/queue/next",
+        "/api/v1/halls/{hall_id}/queue",
+    ):
         assert path in spec["paths"], path
     assert spec["paths"]["/api/v1/appointments"]["post"]["security"] == [{"bearerAuth": []}]
 
@@ -396,8 +410,12 @@ def test_replayed_key_other_body_huge_body_and_odd_ids(client, hall, citizen):
     assert _book(client, citizen, hall["id"], first["start"], key=key).status_code == 201
     reused = _book(client, citizen, hall["id"], second["start"], key=key)
     assert reused.status_code == 422 and reused.get_json()["code"] == "idempotency_key_reused"
-    huge = client.post("/api/v1/appointments", data='{"hall_id": 1, "item_code": "' + "x" * 100_000 + '"}',
-                       content_type="application/json", headers=citizen["headers"])
+    huge = client.post(
+        "/api/v1/appointments",
+        data='{"hall_id": 1, "item_code": "' + "x" * 100_000 + '"}',
+        content_type="application/json",
+        headers=citizen["headers"],
+    )
     assert huge.status_code == 413
     broken = client.post("/api/v1/appointments", data="{not json", content_type="application/json", headers=citizen["headers"])
     assert broken.status_code == 400 and broken.mimetype == "application/problem+json"

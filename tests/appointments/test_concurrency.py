@@ -45,7 +45,11 @@ def servers(app, tmp_path_factory):
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "3", "--threads", "8", "-b", f"127.0.0.1:{port}", "--timeout", "120", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
 
@@ -80,10 +84,12 @@ def test_200_clients_book_10_places(app_context, servers):
     days = requests.get(f"{servers}/api/v1/halls/{hall['id']}/availability", params={"item_code": ITEM}, timeout=10).json()["days"]
     start = next(slot["start"] for day in days for slot in day["slots"])
     body = {"hall_id": hall["id"], "item_code": ITEM, "start": start}
-    results = _rush([
-        ("POST", f"{servers}/api/v1/appointments", {**citizen["headers"], "Idempotency-Key": uuid.uuid4().hex}, body)
-        for citizen in citizens
-    ])
+    results = _rush(
+        [
+            ("POST", f"{servers}/api/v1/appointments", {**citizen["headers"], "Idempotency-Key": uuid.uuid4().hex}, body)
+            for citizen in citizens
+        ]
+    )
 
     statuses = sorted(status for status, _, _ in results)
     assert all(0 < status < 500 for status in statuses), statuses
@@ -100,9 +106,9 @@ def test_200_next_presses_call_each_ticket_once(app, client, app_context, server
     from appointments import queue
     from appointments.models import Ticket
     from auth.models import StaffUser
-    from auth.roles import WINDOW_CLERK
     from auth.service import create_staff
     from mobile_api.extensions import db
+    from mobile_api.roles import WINDOW_CLERK
     from tests.support import staff_token
 
     hall = create_hall(windows=PLACES)
@@ -111,10 +117,12 @@ def test_200_next_presses_call_each_ticket_once(app, client, app_context, server
     staff = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
     issued = {queue.issue_walk_in(staff, hall["id"], ITEM, None)["ticket_no"] for _ in range(PLACES)}
     headers = bearer(staff_token(client, username, app.config["DEMO_PASSWORD"]))
-    results = _rush([
-        ("POST", f"{servers}/api/v1/staff/halls/{hall['id']}/queue/next", headers, {"window_id": hall["windows"][index % PLACES]})
-        for index in range(CLIENTS)
-    ])
+    results = _rush(
+        [
+            ("POST", f"{servers}/api/v1/staff/halls/{hall['id']}/queue/next", headers, {"window_id": hall["windows"][index % PLACES]})
+            for index in range(CLIENTS)
+        ]
+    )
 
     statuses = [status for status, _, _ in results]
     assert all(0 < status < 500 for status in statuses), sorted(statuses)

@@ -14,8 +14,11 @@ from tests.support import bearer, staff_token, wait_for
 
 
 def _book(client, citizen, hall_id, start):
-    response = client.post("/api/v1/appointments", json={"hall_id": hall_id, "item_code": ITEM, "start": start},
-                           headers={**citizen["headers"], "Idempotency-Key": uuid.uuid4().hex})
+    response = client.post(
+        "/api/v1/appointments",
+        json={"hall_id": hall_id, "item_code": ITEM, "start": start},
+        headers={**citizen["headers"], "Idempotency-Key": uuid.uuid4().hex},
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
@@ -92,9 +95,12 @@ def test_queue_order_calling_and_display(app, client, hall, clerk):
 
     # Three people ahead: when the elderly ticket was called the 4th in line (booked[2]) had 3 ahead.
     third_booking_ticket = db.session.scalar(select(Ticket).where(Ticket.booking_id == booked[2][1]["id"]))
-    assert db.session.scalar(
-        select(Notification).where(Notification.dedupe_key == f"appointments:ticket:{third_booking_ticket.id}:three_ahead")
-    ) is not None
+    assert (
+        db.session.scalar(
+            select(Notification).where(Notification.dedupe_key == f"appointments:ticket:{third_booking_ticket.id}:three_ahead")
+        )
+        is not None
+    )
 
     # The last call is still open at the window: recall, then no-show; served twice is refused.
     last = db.session.scalar(select(Ticket).where(Ticket.hall_id == hall["id"], Ticket.status == "called"))
@@ -120,8 +126,8 @@ def test_staff_scope_and_bad_input(app, client, hall, clerk):
     assert client.post(f"{own}/tickets", json={"item_code": "330200-GA-001"}, headers=clerk).status_code == 422
     citizen = create_citizen()
     assert client.post(f"{own}/tickets", json={"item_code": ITEM}, headers=citizen["headers"]).status_code == 403
-    from auth.roles import WINDOW_CLERK
     from auth.service import create_staff
+    from mobile_api.roles import WINDOW_CLERK
 
     create_staff("clerk_ga_only", app.config["DEMO_PASSWORD"], [WINDOW_CLERK], "公安窗口", ["GA"], [hall["id"]])
     ga_only = bearer(staff_token(client, "clerk_ga_only", app.config["DEMO_PASSWORD"]))
@@ -157,10 +163,15 @@ def test_calendar_and_closures_through_the_api(client, app_context):
     closed_day = date.fromisoformat(open_days[1])
     db.session.add(Closure(hall_id=hall["id"], day=closed_day, reason="系统升级"))
     db.session.commit()
-    saturday = next(city_today() + timedelta(days=offset) for offset in range(1, 8) if (city_today() + timedelta(days=offset)).weekday() == 5)
+    saturday = next(
+        city_today() + timedelta(days=offset) for offset in range(1, 8) if (city_today() + timedelta(days=offset)).weekday() == 5
+    )
     workdays.set_day(saturday, True, "测试调休上班", "test")
     try:
-        days = {day["date"]: day for day in client.get(f"/api/v1/halls/{hall['id']}/availability", query_string={"item_code": ITEM}).get_json()["days"]}
+        days = {
+            day["date"]: day
+            for day in client.get(f"/api/v1/halls/{hall['id']}/availability", query_string={"item_code": ITEM}).get_json()["days"]
+        }
         assert days[closed_day.isoformat()]["open"] is False
         assert days[saturday.isoformat()]["open"] is True and len(days[saturday.isoformat()]["slots"]) == 13
     finally:
@@ -181,7 +192,9 @@ def test_reminders_once_and_never_for_cancelled(client, hall):
 
     def reminders(account_id):
         return db.session.scalars(
-            select(Notification.template_code).where(Notification.account_id == account_id, Notification.template_code.like("appointments.reminder%"))
+            select(Notification.template_code).where(
+                Notification.account_id == account_id, Notification.template_code.like("appointments.reminder%")
+            )
         ).all()
 
     service.send_reminders(now=start - timedelta(hours=20))
@@ -206,8 +219,9 @@ def test_no_shows_suspend_booking_for_30_days(client, app_context):
     bookings = []
     for hall in halls:
         start = first_free_slots(client, hall["id"], hall["item"])[0]["start"]
-        response = client.post("/api/v1/appointments", json={"hall_id": hall["id"], "item_code": hall["item"], "start": start},
-                               headers=citizen["headers"])
+        response = client.post(
+            "/api/v1/appointments", json={"hall_id": hall["id"], "item_code": hall["item"], "start": start}, headers=citizen["headers"]
+        )
         assert response.status_code == 201
         bookings.append(response.get_json())
     latest = max(datetime.fromisoformat(b["start"]) for b in bookings)
@@ -215,8 +229,9 @@ def test_no_shows_suspend_booking_for_30_days(client, app_context):
     assert service.mark_no_shows(now=next_day) >= 3
     assert service.mark_no_shows(now=next_day) == 0  # idempotent
     assert {db.session.get(Booking, b["id"]).status for b in bookings} == {"no_show"}
-    notice = db.session.scalar(select(Notification).where(Notification.account_id == citizen["id"],
-                                                          Notification.template_code == "appointments.booking_suspended"))
+    notice = db.session.scalar(
+        select(Notification).where(Notification.account_id == citizen["id"], Notification.template_code == "appointments.booking_suspended")
+    )
     assert notice is not None
     until = next_day.astimezone(CITY_TZ).date() + timedelta(days=30)
     assert json.loads(notice.params) == {"count": 3, "until": f"{until:%Y年%m月%d日}"}
@@ -226,14 +241,22 @@ def test_no_shows_suspend_booking_for_30_days(client, app_context):
     ban.starts, ban.until = ban.starts - timedelta(days=10), ban.until - timedelta(days=10)
     db.session.commit()
     hall = halls[0]
-    refused = client.post("/api/v1/appointments", json={"hall_id": hall["id"], "item_code": hall["item"],
-                                                         "start": first_free_slots(client, hall["id"], hall["item"])[0]["start"]},
-                          headers=citizen["headers"])
+    refused = client.post(
+        "/api/v1/appointments",
+        json={"hall_id": hall["id"], "item_code": hall["item"], "start": first_free_slots(client, hall["id"], hall["item"])[0]["start"]},
+        headers=citizen["headers"],
+    )
     assert refused.status_code == 403 and refused.get_json()["code"] == "booking_suspended"
     assert refused.get_json()["until"] == ban.until.isoformat()
-    waitlist = client.post("/api/v1/waitlist", json={"hall_id": hall["id"], "item_code": hall["item"],
-                                                     "date": first_free_slots(client, hall["id"], hall["item"])[0]["start"][:10]},
-                           headers=citizen["headers"])
+    waitlist = client.post(
+        "/api/v1/waitlist",
+        json={
+            "hall_id": hall["id"],
+            "item_code": hall["item"],
+            "date": first_free_slots(client, hall["id"], hall["item"])[0]["start"][:10],
+        },
+        headers=citizen["headers"],
+    )
     assert waitlist.status_code == 403
 
 
@@ -270,7 +293,9 @@ def test_beat_jobs_run_on_a_real_worker(app, client, hall, celery_worker):
 
     schedule = app.extensions["beat_schedule"]
     assert {job["task"] for job in schedule.values()} >= {
-        "appointments.send_reminders", "appointments.expire_offers", "appointments.mark_no_shows"
+        "appointments.send_reminders",
+        "appointments.expire_offers",
+        "appointments.mark_no_shows",
     }
     citizen = create_citizen()
     booking = _book(client, citizen, hall["id"], first_free_slots(client, hall["id"])[0]["start"])
@@ -281,9 +306,11 @@ def test_beat_jobs_run_on_a_real_worker(app, client, hall, celery_worker):
 
     def reminded():
         db.session.rollback()
-        return db.session.scalar(select(Notification).where(
-            Notification.account_id == citizen["id"], Notification.template_code == "appointments.reminder_hour_before"
-        ))
+        return db.session.scalar(
+            select(Notification).where(
+                Notification.account_id == citizen["id"], Notification.template_code == "appointments.reminder_hour_before"
+            )
+        )
 
     wait_for(reminded, timeout=60, what="hour-before reminder written by the worker")
 
@@ -310,7 +337,9 @@ def test_closing_a_day_cancels_its_bookings_and_tells_the_citizens(app, client, 
     assert client.post(url, json={"date": day, "reason": "系统升级"}, headers=supervisor).status_code == 409
     mine = client.get(f"/api/v1/appointments/{booking['id']}", headers=citizen["headers"]).get_json()
     assert mine["status"] == "cancelled"
-    days = {d["date"]: d for d in client.get(f"/api/v1/halls/{hall['id']}/availability", query_string={"item_code": ITEM}).get_json()["days"]}
+    days = {
+        d["date"]: d for d in client.get(f"/api/v1/halls/{hall['id']}/availability", query_string={"item_code": ITEM}).get_json()["days"]
+    }
     assert days[day]["open"] is False
     assert db.session.scalar(select(Notification).where(Notification.dedupe_key == f"appointments:{booking['id']}:hall_closed"))
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.subject_id == booking["id"], AuditEvent.actor == "staff:admin"))

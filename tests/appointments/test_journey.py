@@ -25,8 +25,12 @@ def test_book_check_in_and_be_called(app, client, live_server, celery_worker):
     assert hall["name"] == "宁波市民服务中心" and hall["distance_km"] < 0.1
     days = http.get(f"{live_server}/api/v1/halls/{hall['id']}/availability", params={"item_code": ITEM}, timeout=10).json()["days"]
     start = next(slot["start"] for day in days for slot in day["slots"] if slot["remaining"] > 0)
-    booked = http.post(f"{live_server}/api/v1/appointments", json={"hall_id": hall["id"], "item_code": ITEM, "start": start},
-                       headers={**auth, "Idempotency-Key": uuid.uuid4().hex}, timeout=10)
+    booked = http.post(
+        f"{live_server}/api/v1/appointments",
+        json={"hall_id": hall["id"], "item_code": ITEM, "start": start},
+        headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
+        timeout=10,
+    )
     assert booked.status_code == 201, booked.text
     booking = booked.json()
     assert set(booking) >= {"id", "status", "code", "start", "hall"} and booking["status"] == "booked"
@@ -44,8 +48,9 @@ def test_book_check_in_and_be_called(app, client, live_server, celery_worker):
     window = next(w for w in windows if ITEM in w["item_codes"])
     called = None
     for _ in range(50):  # earlier tests may have left tickets in this demo hall's queue today
-        response = http.post(f"{live_server}/api/v1/staff/halls/{hall['id']}/queue/next", json={"window_id": window["id"]},
-                             headers=clerk, timeout=10)
+        response = http.post(
+            f"{live_server}/api/v1/staff/halls/{hall['id']}/queue/next", json={"window_id": window["id"]}, headers=clerk, timeout=10
+        )
         assert response.status_code == 200, response.text
         if response.json()["ticket_no"] == ticket["ticket_no"]:
             called = response.json()

@@ -70,7 +70,9 @@ def test_one_id_per_account_and_one_account_per_id(client, app, celery_worker):
     with app.app_context():
         from mobile_api.pii import blind_index
 
-        holders = db.session.scalar(select(func.count()).select_from(Account).where(Account.id_number_index == blind_index(id_number, "id_number")))
+        holders = db.session.scalar(
+            select(func.count()).select_from(Account).where(Account.id_number_index == blind_index(id_number, "id_number"))
+        )
         assert holders == 1
 
 
@@ -82,7 +84,9 @@ def test_level_two_unlocks_company_binding(client, app, celery_worker):
     name, id_number = random_name(), random_id_number()
     register_resident(app, name, id_number)
     _verify(client, citizen, name, id_number)
-    response = client.post("/api/v1/me/companies", json={**body, "credit_code": "91110000600037341X"}, headers=bearer(citizen["access_token"]))
+    response = client.post(
+        "/api/v1/me/companies", json={**body, "credit_code": "91110000600037341X"}, headers=bearer(citizen["access_token"])
+    )
     assert response.status_code == 422 and "credit_code" in response.get_json()["errors"]
     response = client.post("/api/v1/me/companies", json=body, headers=bearer(citizen["access_token"]))
     assert response.status_code == 200
@@ -108,12 +112,12 @@ def test_admin_adds_residents_others_cannot(client, app):
 
 def test_http_identity_authority_adapter(httpserver, app):
     """The production adapter speaks HTTP to the authority; run its real code against a local server."""
-    httpserver.expect_request("/v1/identity/verify", method="POST", json={"name": "王建国", "id_number": "11010519491231002X"}).respond_with_json(
-        {"result": "match"}
-    )
-    httpserver.expect_request("/v1/identity/verify", method="POST", json={"name": "李四", "id_number": "11010519491231002X"}).respond_with_json(
-        {"result": "mismatch"}
-    )
+    httpserver.expect_request(
+        "/v1/identity/verify", method="POST", json={"name": "王建国", "id_number": "11010519491231002X"}
+    ).respond_with_json({"result": "match"})
+    httpserver.expect_request(
+        "/v1/identity/verify", method="POST", json={"name": "李四", "id_number": "11010519491231002X"}
+    ).respond_with_json({"result": "mismatch"})
     authority = HttpIdentityAuthority(httpserver.url_for(""), "key", timeout=2)
     with app.app_context():
         assert authority.verify("王建国", "11010519491231002X") is IdentityResult.MATCH

@@ -72,9 +72,9 @@ def test_http_wechat_adapter_speaks_jscode2session(httpserver):
         "/sns/jscode2session",
         query_string={"appid": "wxapp", "secret": "s3cret", "js_code": "good", "grant_type": "authorization_code"},
     ).respond_with_json({"openid": "oABC123", "session_key": "k"})
-    httpserver.expect_request("/sns/jscode2session", query_string={"appid": "wxapp", "secret": "s3cret", "js_code": "bad", "grant_type": "authorization_code"}).respond_with_json(
-        {"errcode": 40029, "errmsg": "invalid code"}
-    )
+    httpserver.expect_request(
+        "/sns/jscode2session", query_string={"appid": "wxapp", "secret": "s3cret", "js_code": "bad", "grant_type": "authorization_code"}
+    ).respond_with_json({"errcode": 40029, "errmsg": "invalid code"})
     adapter = HttpWechatAuth(httpserver.url_for(""), "wxapp", "s3cret", timeout=2)
     assert adapter.code_to_openid("good") == "oABC123"
     try:

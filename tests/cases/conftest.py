@@ -25,15 +25,19 @@ def staff(app, client) -> dict:
 
 
 def new_case(client, token: str, item_code: str = SIMPLE_ITEM, form: dict | None = None) -> str:
-    response = client.post("/api/v1/cases", json={"item_code": item_code, "form": form or {"contact_phone": "13800138000"}}, headers=bearer(token))
+    response = client.post(
+        "/api/v1/cases", json={"item_code": item_code, "form": form or {"contact_phone": "13800138000"}}, headers=bearer(token)
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()["case_no"]
 
 
 def upload(client, token: str, case_no: str, material_code: str, data: bytes, filename: str = "file.pdf"):
     return client.post(
-        f"/api/v1/cases/{case_no}/materials", headers=bearer(token),
-        data={"material_code": material_code, "file": (__import__("io").BytesIO(data), filename)}, content_type="multipart/form-data",
+        f"/api/v1/cases/{case_no}/materials",
+        headers=bearer(token),
+        data={"material_code": material_code, "file": (__import__("io").BytesIO(data), filename)},
+        content_type="multipart/form-data",
     )
 
 

@@ -86,7 +86,9 @@ def test_whole_case_journey(app, client, live_server, celery_worker):
     bad = http("POST", "/api/v1/cases", token, json={"item_code": code, "form": {"contact_phone": "13800138000", "colour": "red"}})
     assert bad.status_code == 422 and set(bad.json()["errors"]["form"]) == {"price", "colour"}
     with city_date(app, date(2026, 9, 10)):
-        response = http("POST", "/api/v1/cases", token, json={"item_code": code, "form": {"contact_phone": "13800138000", "price": 1_250_000}})
+        response = http(
+            "POST", "/api/v1/cases", token, json={"item_code": code, "form": {"contact_phone": "13800138000", "price": 1_250_000}}
+        )
     assert response.status_code == 201, response.text
     case_no = response.json()["case_no"]
     assert CASE_NO.match(case_no) and case_no.startswith("NB2609-") and response.json()["status"] == "draft"
@@ -97,15 +99,30 @@ def test_whole_case_journey(app, client, live_server, celery_worker):
     assert {p["material_code"] for p in incomplete.json()["errors"]} == {"id_card", "contract"}
 
     # --- upload: a sideways phone photo is turned upright; a PDF is page-counted; wrong types refused
-    photo = http("POST", f"/api/v1/cases/{case_no}/materials", token, data={"material_code": "id_card"},
-                 files={"file": ("id.jpg", jpeg_bytes(800, 600, orientation=6), "image/jpeg")})
+    photo = http(
+        "POST",
+        f"/api/v1/cases/{case_no}/materials",
+        token,
+        data={"material_code": "id_card"},
+        files={"file": ("id.jpg", jpeg_bytes(800, 600, orientation=6), "image/jpeg")},
+    )
     assert photo.status_code == 201, photo.text
     assert photo.json()["check"].items() >= {"width": 600, "height": 800, "orientation_fixed": True}.items() and photo.json()["check_ok"]
-    wrong = http("POST", f"/api/v1/cases/{case_no}/materials", token, data={"material_code": "contract"},
-                 files={"file": ("c.jpg", jpeg_bytes(), "image/jpeg")})
+    wrong = http(
+        "POST",
+        f"/api/v1/cases/{case_no}/materials",
+        token,
+        data={"material_code": "contract"},
+        files={"file": ("c.jpg", jpeg_bytes(), "image/jpeg")},
+    )
     assert wrong.status_code == 415 and wrong.json()["code"] == "format_not_accepted"
-    contract = http("POST", f"/api/v1/cases/{case_no}/materials", token, data={"material_code": "contract"},
-                    files={"file": ("contract.pdf", pdf_bytes(3), "application/pdf")})
+    contract = http(
+        "POST",
+        f"/api/v1/cases/{case_no}/materials",
+        token,
+        data={"material_code": "contract"},
+        files={"file": ("contract.pdf", pdf_bytes(3), "application/pdf")},
+    )
     assert contract.status_code == 201 and contract.json()["check"]["pages"] == 3
 
     # --- submit, with a retried request answered from the idempotency store
@@ -123,18 +140,37 @@ def test_whole_case_journey(app, client, live_server, celery_worker):
     wrong_state = _act(http, officer, case_no, "approve")
     assert wrong_state.status_code == 409 and "prereview_pass" not in wrong_state.json()["allowed_actions"]
     assert _act(http, prereviewer, case_no, "prereview_return", issues=[]).status_code == 422
-    returned = _act(http, prereviewer, case_no, "prereview_return", note="请补充",
-                    issues=[{"material_code": "contract", "reason": "监管协议缺少双方签字页"}])
+    returned = _act(
+        http,
+        prereviewer,
+        case_no,
+        "prereview_return",
+        note="请补充",
+        issues=[{"material_code": "contract", "reason": "监管协议缺少双方签字页"}],
+    )
     assert returned.status_code == 200 and returned.json()["status"] == "prereview_returned"
     mine = http("GET", f"/api/v1/cases/{case_no}", token).json()
     assert mine["returned_issues"] == [{"material_code": "contract", "name": "监管协议", "reason": "监管协议缺少双方签字页"}]
-    not_returned = http("POST", f"/api/v1/cases/{case_no}/materials", token, data={"material_code": "id_card"},
-                        files={"file": ("id.jpg", jpeg_bytes(), "image/jpeg")})
+    not_returned = http(
+        "POST",
+        f"/api/v1/cases/{case_no}/materials",
+        token,
+        data={"material_code": "id_card"},
+        files={"file": ("id.jpg", jpeg_bytes(), "image/jpeg")},
+    )
     assert not_returned.status_code == 409 and not_returned.json()["code"] == "material_not_returned"
     unchanged = http("POST", f"/api/v1/cases/{case_no}/submit", token)
     assert unchanged.status_code == 422 and [p["material_code"] for p in unchanged.json()["errors"]] == ["contract"]
-    assert http("POST", f"/api/v1/cases/{case_no}/materials", token, data={"material_code": "contract"},
-                files={"file": ("signed.pdf", pdf_bytes(4), "application/pdf")}).status_code == 201
+    assert (
+        http(
+            "POST",
+            f"/api/v1/cases/{case_no}/materials",
+            token,
+            data={"material_code": "contract"},
+            files={"file": ("signed.pdf", pdf_bytes(4), "application/pdf")},
+        ).status_code
+        == 201
+    )
     with city_date(app, date(2026, 9, 11)):
         resubmitted = http("POST", f"/api/v1/cases/{case_no}/submit", token)
     assert resubmitted.json()["status"] == "resubmitted"
@@ -191,8 +227,13 @@ def test_whole_case_journey(app, client, live_server, celery_worker):
     mortgage = http("POST", "/api/v1/cases", token, json={"item_code": "330200-ZRZY-002", "form": {"contact_phone": "13800138000"}}).json()
     assert http("POST", f"/api/v1/cases/{mortgage['case_no']}/rating", token, json={"level": 5}).status_code == 409
     for material in ("id_card", "loan_contract"):
-        http("POST", f"/api/v1/cases/{mortgage['case_no']}/materials", token, data={"material_code": material},
-             files={"file": (f"{material}.pdf", pdf_bytes(1), "application/pdf")})
+        http(
+            "POST",
+            f"/api/v1/cases/{mortgage['case_no']}/materials",
+            token,
+            data={"material_code": material},
+            files={"file": (f"{material}.pdf", pdf_bytes(1), "application/pdf")},
+        )
     assert http("POST", f"/api/v1/cases/{mortgage['case_no']}/submit", token).status_code == 200
     reused = {m["material_code"]: m for m in http("GET", f"/api/v1/cases/{mortgage['case_no']}", token).json()["materials"]}
     assert reused["property_cert"]["source"] == "certificate" and reused["property_cert"]["status"] == "ok"
@@ -219,8 +260,16 @@ def test_whole_case_journey(app, client, live_server, celery_worker):
     other = sign_in_level2(app, client)["access_token"]
     assert http("GET", f"/api/v1/cases/{case_no}", other).status_code == 404
     assert http("POST", f"/api/v1/cases/{case_no}/rating", other, json={"level": 1}).status_code == 404
-    assert http("POST", f"/api/v1/cases/{case_no}/materials", other, data={"material_code": "contract"},
-                files={"file": ("x.pdf", pdf_bytes(1), "application/pdf")}).status_code == 404
+    assert (
+        http(
+            "POST",
+            f"/api/v1/cases/{case_no}/materials",
+            other,
+            data={"material_code": "contract"},
+            files={"file": ("x.pdf", pdf_bytes(1), "application/pdf")},
+        ).status_code
+        == 404
+    )
     assert case_no not in http("GET", "/api/v1/cases", other).text
 
     # --- audit rows for staff reads and changes; SMS for every visible transition
@@ -229,12 +278,36 @@ def test_whole_case_journey(app, client, live_server, celery_worker):
         from mobile_api.models import AuditEvent
 
         audited = set(db.session.scalars(select(AuditEvent.action).where(AuditEvent.subject_id == case_no)))
-        assert {"case.read", "case.prereview_return", "case.accept", "case.complete_task", "case.suspend", "case.resume",
-                "case.approve", "case.issue_certificate", "case.rectified"} <= audited
+        assert {
+            "case.read",
+            "case.prereview_return",
+            "case.accept",
+            "case.complete_task",
+            "case.suspend",
+            "case.resume",
+            "case.approve",
+            "case.issue_certificate",
+            "case.rectified",
+        } <= audited
 
-    fragments = ("已提交", "预审未通过", "监管协议缺少双方签字页", "已重新提交", "已通过预审", "已受理，承诺在2026年10月16日前办结", "需要补正",
-                 "办结期限调整为2027年1月1日", "审批通过",
-                 "已开始办理，当前环节：审核", "国家税务总局市税务局已完成审核，还有1个部门在办理", "并联审批已全部完成", "证照已制发", "寄出", "已归档", "整改结果")
+    fragments = (
+        "已提交",
+        "预审未通过",
+        "监管协议缺少双方签字页",
+        "已重新提交",
+        "已通过预审",
+        "已受理，承诺在2026年10月16日前办结",
+        "需要补正",
+        "办结期限调整为2027年1月1日",
+        "审批通过",
+        "已开始办理，当前环节：审核",
+        "国家税务总局市税务局已完成审核，还有1个部门在办理",
+        "并联审批已全部完成",
+        "证照已制发",
+        "寄出",
+        "已归档",
+        "整改结果",
+    )
 
     def all_case_messages():
         items = http("GET", "/api/v1/sandbox/messages", params={"phone": phone, "per_page": 100}).json()["items"]

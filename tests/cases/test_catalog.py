@@ -33,14 +33,20 @@ def test_admin_new_version_leaves_running_cases_on_theirs(app, client, citizen, 
     code = "330200-MZ-002"
     case_no = new_case(client, token, code)
     before = client.get(f"/api/v1/catalog/items/{code}").get_json()
-    changed = client.put(f"/api/v1/staff/catalog/items/{code}", json={"promised_days": 5, "keywords": ["高龄", "津贴", "百岁"]},
-                         headers=bearer(staff["admin"]))
+    changed = client.put(
+        f"/api/v1/staff/catalog/items/{code}",
+        json={"promised_days": 5, "keywords": ["高龄", "津贴", "百岁"]},
+        headers=bearer(staff["admin"]),
+    )
     assert changed.status_code == 200, changed.get_json()
     assert changed.get_json()["version"] == before["version"] + 1 and changed.get_json()["promised_days"] == 5
     assert client.get("/api/v1/catalog/items", query_string={"q": "百岁"}).get_json()["items"][0]["code"] == code
     mine = client.get(f"/api/v1/cases/{case_no}", headers=bearer(token)).get_json()
     assert mine["item"]["version"] == before["version"] and mine["item"]["promised_days"] == before["promised_days"]
-    assert client.get(f"/api/v1/cases/{new_case(client, token, code)}", headers=bearer(token)).get_json()["item"]["version"] == before["version"] + 1
+    assert (
+        client.get(f"/api/v1/cases/{new_case(client, token, code)}", headers=bearer(token)).get_json()["item"]["version"]
+        == before["version"] + 1
+    )
 
     bad = client.put(f"/api/v1/staff/catalog/items/{code}", json={"statutory_days": 3, "promised_days": 10}, headers=bearer(staff["admin"]))
     assert bad.status_code == 422
@@ -48,6 +54,9 @@ def test_admin_new_version_leaves_running_cases_on_theirs(app, client, citizen, 
     assert unknown_department.status_code == 422 and unknown_department.get_json()["code"] == "department_unknown"
     assert client.put(f"/api/v1/staff/catalog/items/{code}", json={"name": "x"}, headers=bearer(staff["officer"])).status_code == 403
     assert client.put("/api/v1/staff/catalog/items/NOPE", json={"name": "x"}, headers=bearer(staff["admin"])).status_code == 404
-    duplicate = client.post("/api/v1/staff/catalog/items", headers=bearer(staff["admin"]), json={
-        "code": code, "name": "重复", "department_code": "MZ", "item_type": "instant"})
+    duplicate = client.post(
+        "/api/v1/staff/catalog/items",
+        headers=bearer(staff["admin"]),
+        json={"code": code, "name": "重复", "department_code": "MZ", "item_type": "instant"},
+    )
     assert duplicate.status_code == 409

@@ -20,7 +20,8 @@ def _warnings(app, case_no: str) -> list[tuple[str, str, int]]:
     with app.app_context():
         rows = db.session.execute(
             select(SupervisionWarning.colour, SupervisionWarning.role, SupervisionWarning.colour_change)
-            .where(SupervisionWarning.case_no == case_no).order_by(SupervisionWarning.id)
+            .where(SupervisionWarning.case_no == case_no)
+            .order_by(SupervisionWarning.id)
         ).all()
         return [tuple(row) for row in rows]
 
@@ -66,8 +67,13 @@ def test_colours_change_and_warn_once_per_change(app, client, citizen, staff):
     _scan(app, date(2026, 9, 28))
     assert _warnings(app, case_no)[-1] == ("yellow", "officer", 4)
 
-    warnings = client.get("/api/v1/staff/supervision/warnings", query_string={"per_page": 100}, headers=bearer(staff["supervisor"])).get_json()
-    assert {(w["colour"], w["role"]) for w in warnings["items"] if w["case_no"] == case_no} >= {("red", "supervisor"), ("yellow", "officer")}
+    warnings = client.get(
+        "/api/v1/staff/supervision/warnings", query_string={"per_page": 100}, headers=bearer(staff["supervisor"])
+    ).get_json()
+    assert {(w["colour"], w["role"]) for w in warnings["items"] if w["case_no"] == case_no} >= {
+        ("red", "supervisor"),
+        ("yellow", "officer"),
+    }
 
 
 def test_beat_task_runs_on_the_worker_and_overdue_filter(app, client, citizen, staff, celery_worker):
@@ -78,9 +84,13 @@ def test_beat_task_runs_on_the_worker_and_overdue_filter(app, client, citizen, s
         celery.send_task("cases.scan_deadlines")
     wait_for(lambda: _colour(app, case_no) == "red", timeout=60, what="the worker's deadline scan")
 
-    overdue = client.get("/api/v1/staff/cases", query_string={"overdue": "true", "per_page": 100}, headers=bearer(staff["officer"])).get_json()
+    overdue = client.get(
+        "/api/v1/staff/cases", query_string={"overdue": "true", "per_page": 100}, headers=bearer(staff["officer"])
+    ).get_json()
     assert case_no in [item["case_no"] for item in overdue["items"]]
-    on_time = client.get("/api/v1/staff/cases", query_string={"overdue": "false", "per_page": 100}, headers=bearer(staff["officer"])).get_json()
+    on_time = client.get(
+        "/api/v1/staff/cases", query_string={"overdue": "false", "per_page": 100}, headers=bearer(staff["officer"])
+    ).get_json()
     assert case_no not in [item["case_no"] for item in on_time["items"]]
 
 
@@ -108,28 +118,59 @@ def test_stats_for_a_period(app, client, citizen, staff, celery_worker):
     assert client.post(f"/api/v1/cases/{first}/rating", json={"level": 5}, headers=bearer(token)).status_code == 201
     assert client.post(f"/api/v1/cases/{second}/rating", json={"level": 1, "comment": "跑了两次"}, headers=bearer(token)).status_code == 201
 
-    stats = client.get("/api/v1/staff/supervision/stats", query_string={"from": "2025-03-01", "to": "2025-03-31", "department": "GA"},
-                       headers=bearer(staff["supervisor"]))
+    stats = client.get(
+        "/api/v1/staff/supervision/stats",
+        query_string={"from": "2025-03-01", "to": "2025-03-31", "department": "GA"},
+        headers=bearer(staff["supervisor"]),
+    )
     assert stats.status_code == 200, stats.get_json()
     body = stats.get_json()
     assert body | {"overdue": None} == {
-        "from": "2025-03-01", "to": "2025-03-31", "department": "GA", "accepted": 2, "finished": 2, "on_time_rate": 0.5,
-        "instant_rate": 0.0, "average_working_days": 5.5, "prereview_first_try_pass_rate": 0.5, "ratings": 2,
-        "satisfaction_average": 3.0, "satisfied_rate": 0.5, "bad_ratings": 1, "overdue": None,
+        "from": "2025-03-01",
+        "to": "2025-03-31",
+        "department": "GA",
+        "accepted": 2,
+        "finished": 2,
+        "on_time_rate": 0.5,
+        "instant_rate": 0.0,
+        "average_working_days": 5.5,
+        "prereview_first_try_pass_rate": 0.5,
+        "ratings": 2,
+        "satisfaction_average": 3.0,
+        "satisfied_rate": 0.5,
+        "bad_ratings": 1,
+        "overdue": None,
     }
     # Outside the officer's departments there is nothing to see; bad input is a 422, never a 500.
-    empty = client.get("/api/v1/staff/supervision/stats", query_string={"from": "2025-03-01", "to": "2025-03-31", "department": "RS"},
-                       headers=bearer(staff["officer"])).get_json()
+    empty = client.get(
+        "/api/v1/staff/supervision/stats",
+        query_string={"from": "2025-03-01", "to": "2025-03-31", "department": "RS"},
+        headers=bearer(staff["officer"]),
+    ).get_json()
     assert empty["accepted"] == 0 and empty["finished"] == 0
-    assert client.get("/api/v1/staff/supervision/stats", query_string={"from": "2025-03-31", "to": "2025-03-01"},
-                      headers=bearer(staff["supervisor"])).status_code == 422
-    assert client.get("/api/v1/staff/supervision/stats", query_string={"from": "yesterday", "to": "2025-03-01"},
-                      headers=bearer(staff["supervisor"])).status_code == 422
-    assert client.get("/api/v1/staff/supervision/stats", query_string={"from": "2025-03-01", "to": "2025-03-31"},
-                      headers=bearer(token)).status_code == 403
+    assert (
+        client.get(
+            "/api/v1/staff/supervision/stats", query_string={"from": "2025-03-31", "to": "2025-03-01"}, headers=bearer(staff["supervisor"])
+        ).status_code
+        == 422
+    )
+    assert (
+        client.get(
+            "/api/v1/staff/supervision/stats", query_string={"from": "yesterday", "to": "2025-03-01"}, headers=bearer(staff["supervisor"])
+        ).status_code
+        == 422
+    )
+    assert (
+        client.get(
+            "/api/v1/staff/supervision/stats", query_string={"from": "2025-03-01", "to": "2025-03-31"}, headers=bearer(token)
+        ).status_code
+        == 403
+    )
 
     # The bad rating opened a rectification (15 working days) that supervision watches like a case.
-    rectifications = client.get("/api/v1/staff/rectifications", query_string={"per_page": 100}, headers=bearer(staff["supervisor"])).get_json()
+    rectifications = client.get(
+        "/api/v1/staff/rectifications", query_string={"per_page": 100}, headers=bearer(staff["supervisor"])
+    ).get_json()
     with app.app_context():
         case_id = db.session.scalar(select(Case.id).where(Case.case_no == second))
     mine = [r for r in rectifications["items"] if r["case_id"] == case_id]
@@ -137,8 +178,9 @@ def test_stats_for_a_period(app, client, citizen, staff, celery_worker):
     _scan(app, date.fromisoformat(mine[0]["due_on"]) + timedelta(days=7))
     with app.app_context():
         warned = db.session.execute(
-            select(SupervisionWarning.colour, SupervisionWarning.role)
-            .where(SupervisionWarning.subject_type == "rectification", SupervisionWarning.subject_id == mine[0]["id"])
+            select(SupervisionWarning.colour, SupervisionWarning.role).where(
+                SupervisionWarning.subject_type == "rectification", SupervisionWarning.subject_id == mine[0]["id"]
+            )
         ).all()
     assert sorted(tuple(w) for w in warned) == [("red", "officer"), ("red", "supervisor")]
 
@@ -155,7 +197,10 @@ def test_prereview_deadline_is_watched(app, client, citizen):
     assert _colour(app, case_no) == "yellow"
     _scan(app, date(2026, 10, 9))
     assert _colour(app, case_no) == "red" and [w[:2] for w in _warnings(app, case_no)] == [
-        ("yellow", "officer"), ("red", "officer"), ("red", "supervisor")]
+        ("yellow", "officer"),
+        ("red", "officer"),
+        ("red", "supervisor"),
+    ]
 
 
 def test_scan_is_a_registered_beat_job(app):

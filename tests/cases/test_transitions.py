@@ -25,7 +25,10 @@ def test_scope_roles_and_state_machine(app, client, citizen, staff):
     assert act(client, staff["officer"], rs_case, "accept").status_code == 404
     assert client.get(f"/api/v1/staff/cases/{rs_case}", headers=bearer(staff["prereviewer"])).status_code == 200
     # The hotline answers for the whole city: it reads any case, and acts on none.
-    assert client.get(f"/api/v1/staff/cases/{rs_case}", query_string={"reason": "来电查询"}, headers=bearer(staff["operator"])).status_code == 200
+    assert (
+        client.get(f"/api/v1/staff/cases/{rs_case}", query_string={"reason": "来电查询"}, headers=bearer(staff["operator"])).status_code
+        == 200
+    )
     assert act(client, staff["operator"], rs_case, "note", internal_note="x").status_code == 403
 
     case_no = accepted_case(app, client, token, staff, date(2026, 10, 9))
@@ -35,8 +38,12 @@ def test_scope_roles_and_state_machine(app, client, citizen, staff):
     assert conflict.status_code == 409
     assert conflict.get_json()["code"] == "transition_not_allowed" and "accept" not in conflict.get_json()["allowed_actions"]
     assert act(client, staff["officer"], case_no, "fly").status_code == 422
-    assert client.post(f"/api/v1/staff/cases/{case_no}/transitions", data="{", content_type="application/json",
-                       headers=bearer(staff["officer"])).status_code == 400
+    assert (
+        client.post(
+            f"/api/v1/staff/cases/{case_no}/transitions", data="{", content_type="application/json", headers=bearer(staff["officer"])
+        ).status_code
+        == 400
+    )
     assert act(client, staff["officer"], case_no, "extend", days=500, note="x").status_code == 422
     assert act(client, staff["officer"], case_no, "advance_step", step="不存在的步骤").status_code == 422
     # Accepted Fri 9 Oct 2026 (7 days): 10 (Sat, 调休), 12–16 Oct, 19 Oct.
@@ -77,14 +84,18 @@ def test_concurrent_approvals_and_replayed_creation(app, client, citizen, staff)
             thread.join()
     assert sorted(results) == [200, 409, 409, 409]
     with app.app_context():
-        approvals = db.session.scalar(select(func.count()).select_from(CaseEvent).join(Case).where(Case.case_no == case_no, CaseEvent.action == "approve"))
+        approvals = db.session.scalar(
+            select(func.count()).select_from(CaseEvent).join(Case).where(Case.case_no == case_no, CaseEvent.action == "approve")
+        )
         assert approvals == 1
 
     body = {"item_code": "330200-GA-004", "form": {"contact_phone": "13800138000"}}
     first = client.post("/api/v1/cases", json=body, headers={**bearer(token), "Idempotency-Key": "create-1"})
     second = client.post("/api/v1/cases", json=body, headers={**bearer(token), "Idempotency-Key": "create-1"})
     assert first.status_code == second.status_code == 201 and first.get_json() == second.get_json()
-    reused = client.post("/api/v1/cases", json={**body, "form": {"contact_phone": "13900000000"}}, headers={**bearer(token), "Idempotency-Key": "create-1"})
+    reused = client.post(
+        "/api/v1/cases", json={**body, "form": {"contact_phone": "13900000000"}}, headers={**bearer(token), "Idempotency-Key": "create-1"}
+    )
     assert reused.status_code == 422 and reused.get_json()["code"] == "idempotency_key_reused"
 
 
@@ -92,10 +103,19 @@ def test_malformed_and_huge_input(client, citizen):
     headers = bearer(citizen["access_token"])
     assert client.post("/api/v1/cases", json={"item_code": "NOPE"}, headers=headers).status_code == 404
     assert client.post("/api/v1/cases", json={"form": {}}, headers=headers).status_code == 422
-    wrong_types = client.post("/api/v1/cases", headers=headers, json={"item_code": "330200-ZRZY-001", "form": {
-        "contact_phone": 13800138000, "property_address": "x" * 600, "price": "很多"}})
-    assert wrong_types.status_code == 422 and set(wrong_types.get_json()["errors"]["form"]) == {"contact_phone", "property_address", "price"}
-    assert client.post("/api/v1/cases", json={"item_code": "330200-ZRZY-001", "form": {"price": float("inf")}}, headers=headers).status_code in (400, 422)
+    wrong_types = client.post(
+        "/api/v1/cases",
+        headers=headers,
+        json={"item_code": "330200-ZRZY-001", "form": {"contact_phone": 13800138000, "property_address": "x" * 600, "price": "很多"}},
+    )
+    assert wrong_types.status_code == 422 and set(wrong_types.get_json()["errors"]["form"]) == {
+        "contact_phone",
+        "property_address",
+        "price",
+    }
+    assert client.post(
+        "/api/v1/cases", json={"item_code": "330200-ZRZY-001", "form": {"price": float("inf")}}, headers=headers
+    ).status_code in (400, 422)
     huge = {"item_code": "330200-GA-004", "form": {f"f{i}": "x" * 1000 for i in range(100)}}
     assert client.post("/api/v1/cases", json=huge, headers=headers).status_code == 413
     assert client.post("/api/v1/cases", json=[1, 2], headers=headers).status_code in (400, 422)

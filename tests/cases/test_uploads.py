@@ -57,11 +57,16 @@ def test_upload_checks(app, client, citizen):
     assert upload(client, token, case_no, "id_card", over_request_cap, "huge.pdf").status_code == 413
 
     assert upload(client, token, case_no, "not_a_material", pdf_bytes(1)).get_json()["code"] == "material_unknown"
-    missing_file = client.post(f"/api/v1/cases/{case_no}/materials", headers=bearer(token), data={"material_code": "photo"},
-                               content_type="multipart/form-data")
+    missing_file = client.post(
+        f"/api/v1/cases/{case_no}/materials", headers=bearer(token), data={"material_code": "photo"}, content_type="multipart/form-data"
+    )
     assert missing_file.status_code == 422
-    assert client.post(f"/api/v1/cases/{case_no}/materials", headers=bearer(token), data=b"x",
-                       content_type="application/octet-stream").status_code == 415
+    assert (
+        client.post(
+            f"/api/v1/cases/{case_no}/materials", headers=bearer(token), data=b"x", content_type="application/octet-stream"
+        ).status_code
+        == 415
+    )
 
     # The failed check is reported at submission together with everything else missing.
     problems = client.post(f"/api/v1/cases/{case_no}/submit", headers=bearer(token)).get_json()["errors"]
@@ -87,7 +92,10 @@ def test_upload_checks(app, client, citizen):
         from mobile_api.extensions import db
         from mobile_api.models import AuditEvent
 
-        assert db.session.scalar(select(AuditEvent.reason).where(AuditEvent.subject_id == case_no, AuditEvent.action == "case.read_material")) == "预审"
+        assert (
+            db.session.scalar(select(AuditEvent.reason).where(AuditEvent.subject_id == case_no, AuditEvent.action == "case.read_material"))
+            == "预审"
+        )
 
 
 def test_stored_view_follows_every_change(app, client, citizen):
@@ -104,7 +112,9 @@ def test_stored_view_follows_every_change(app, client, citizen):
         from mobile_api.extensions import db
 
         def photo_file_id():
-            return db.session.scalar(select(CaseMaterial.file_id).join(Case).where(Case.case_no == case_no, CaseMaterial.material_code == "photo"))
+            return db.session.scalar(
+                select(CaseMaterial.file_id).join(Case).where(Case.case_no == case_no, CaseMaterial.material_code == "photo")
+            )
 
         first_file = photo_file_id()
         upload(client, token, case_no, "photo", png_bytes(700, 900))

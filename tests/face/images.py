@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageFilter, ImageOps
 
-FACES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "faces"
+FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
 _counter = itertools.count(1)
 _issued: list[int] = []
 # Per process: a database that already saw this process's predecessors' frames (a bench run after the

@@ -19,6 +19,7 @@ from tests.face.conftest import challenge, post_frames
 
 def _png_header_only(width: int, height: int) -> bytes:
     """A PNG that claims to be ``width``×``height`` (a decompression bomb's header)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 

@@ -115,7 +115,9 @@ def test_id_card_photo_is_the_reference_when_the_authority_has_none(app, client,
     result = verify(client, person["headers"], [images.variant("obama_1.jpg"), images.variant("obama_1.jpg")], id_card=card)
     assert result["status"] == "passed" and result["method"] == "id_card", result
     other = new_citizen(app, client, reference=None)
-    result = verify(client, other["headers"], [images.variant("obama_1.jpg"), images.variant("obama_1.jpg")], id_card=images.variant("biden_1.jpg"))
+    result = verify(
+        client, other["headers"], [images.variant("obama_1.jpg"), images.variant("obama_1.jpg")], id_card=images.variant("biden_1.jpg")
+    )
     assert result["reason"] == "face_mismatch", result
 
 
@@ -237,7 +239,10 @@ def test_concurrent_submissions_on_one_challenge_make_one_verification(app, live
         files = [("frames", (f"f{i}.jpg", f, "image/jpeg")) for i, f in enumerate(frames)]
         response = requests.post(
             f"{live_server}/api/v1/me/face/verifications",
-            data={"challenge_id": started["challenge_id"]}, files=files, headers=citizen["headers"], timeout=60,
+            data={"challenge_id": started["challenge_id"]},
+            files=files,
+            headers=citizen["headers"],
+            timeout=60,
         )
         statuses.append(response.status_code)
 
@@ -268,8 +273,14 @@ def test_stale_pending_verifications_and_blobs_are_purged(app):
         db.session.add(challenge_row)
         db.session.flush()
         verification = FaceVerification(
-            account_id=account.id, challenge_id=challenge_row.id, method="authority", mode="passive",
-            frame_count=2, threshold=0.5, day=city_today(), created_at=old,
+            account_id=account.id,
+            challenge_id=challenge_row.id,
+            method="authority",
+            mode="passive",
+            frame_count=2,
+            threshold=0.5,
+            day=city_today(),
+            created_at=old,
         )
         db.session.add(verification)
         db.session.flush()

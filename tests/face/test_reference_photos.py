@@ -36,7 +36,9 @@ def test_admin_imports_a_reference_photo_audited_and_encrypted(app, client):
     with app.app_context():
         raw = db.session.execute(text("SELECT photo FROM reference_photos")).scalars().all()
         assert raw and all(bytes(r)[:1] == b"\x01" and b"JFIF" not in bytes(r) for r in raw)
-        assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "identity.reference_photo.import", AuditEvent.actor == "staff:admin"))
+        assert db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "identity.reference_photo.import", AuditEvent.actor == "staff:admin")
+        )
 
     clerk = staff_token(client, "clerk", app.config["DEMO_PASSWORD"])
     assert _upload(client, clerk, id_number, images.raw("obama_2.jpg")).status_code == 403
@@ -67,9 +69,13 @@ def test_http_reference_adapter_against_a_local_authority(app, httpserver):
 
     photo = images.raw("obama_1.jpg")
     known, unknown, broken = random_id_number(), random_id_number(), random_id_number()
-    httpserver.expect_request("/v1/identity/reference-photo", method="POST", json={"id_number": known}, headers={"Authorization": "Bearer k"}).respond_with_data(photo, content_type="image/jpeg")
+    httpserver.expect_request(
+        "/v1/identity/reference-photo", method="POST", json={"id_number": known}, headers={"Authorization": "Bearer k"}
+    ).respond_with_data(photo, content_type="image/jpeg")
     httpserver.expect_request("/v1/identity/reference-photo", method="POST", json={"id_number": unknown}).respond_with_data("", status=404)
-    httpserver.expect_request("/v1/identity/reference-photo", method="POST", json={"id_number": broken}).respond_with_response(Response("down", status=500))
+    httpserver.expect_request("/v1/identity/reference-photo", method="POST", json={"id_number": broken}).respond_with_response(
+        Response("down", status=500)
+    )
     adapter = HttpReferencePhotos(httpserver.url_for("/"), "k", 2.0, 8 * 1024 * 1024)
     assert adapter.get_photo(known) == photo
     assert adapter.get_photo(unknown) is None
@@ -114,7 +120,13 @@ def test_decision_with_the_http_authority(app, client, httpserver):
             db.session.add(challenge)
             db.session.flush()
             verification = FaceVerification(
-                account_id=account.id, challenge_id=challenge.id, method="authority", mode="passive", frame_count=2, threshold=0.5, day=city_today()
+                account_id=account.id,
+                challenge_id=challenge.id,
+                method="authority",
+                mode="passive",
+                frame_count=2,
+                threshold=0.5,
+                day=city_today(),
             )
             db.session.add(verification)
             db.session.flush()

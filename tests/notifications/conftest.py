@@ -112,7 +112,8 @@ def make_citizen(app):
 
     def make(*, wechat: bool = False) -> dict:
         from auth.models import Account
-        from auth.tokens import CITIZEN, issue_tokens
+        from auth.tokens import issue_tokens
+        from mobile_api.access import CITIZEN
         from mobile_api.extensions import db
 
         with app.app_context():
@@ -122,8 +123,11 @@ def make_citizen(app):
             pair = issue_tokens(CITIZEN, account.id)
             db.session.commit()
             return {
-                "id": account.id, "phone": account.phone, "openid": account.wechat_openid,
-                "headers": bearer(pair.access_token), "account": _Recipient(account.id, account.phone, account.wechat_openid),
+                "id": account.id,
+                "phone": account.phone,
+                "openid": account.wechat_openid,
+                "headers": bearer(pair.access_token),
+                "account": _Recipient(account.id, account.phone, account.wechat_openid),
             }
 
     return make
@@ -132,7 +136,7 @@ def make_citizen(app):
 class _Recipient:
     """What domain packages pass to notify(): anything with ``id`` and ``phone``."""
 
-    def __init__(self, id: str, phone: str, wechat_openid: str | None) -> None:  # noqa: A002
+    def __init__(self, id: str, phone: str, wechat_openid: str | None) -> None:
         self.id, self.phone, self.wechat_openid = id, phone, wechat_openid
 
 

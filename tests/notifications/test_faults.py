@@ -88,7 +88,9 @@ def test_kill_9_worker_mid_batch_all_final_none_sent_twice(app, gateways, channe
 
 def test_broker_down_while_requests_commit_then_everything_is_sent(app, gateways, channel_worker, tmp_path):
     alpha, _, _ = gateways
-    dead_broker = "redis://127.0.0.1:1/0" if app.config["CELERY_BROKER_URL"].startswith("redis") else "sqla+sqlite:////nonexistent/broker.sqlite"
+    dead_broker = (
+        "redis://127.0.0.1:1/0" if app.config["CELERY_BROKER_URL"].startswith("redis") else "sqla+sqlite:////nonexistent/broker.sqlite"
+    )
     # A web process whose broker is unreachable serves sign-in code requests and domain requests.
     script = tmp_path / "requests_without_broker.py"
     script.write_text(

@@ -12,7 +12,9 @@ from tests.support import random_id_number
 
 def test_create_staff_user(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["staff", "create", "clerk2", "--role", "window_clerk", "--department", "GA", "--hall", "1", "--password", "S3cure-pass"])
+    result = runner.invoke(
+        args=["staff", "create", "clerk2", "--role", "window_clerk", "--department", "GA", "--hall", "1", "--password", "S3cure-pass"]
+    )
     assert result.exit_code == 0, result.output
     with app.app_context():
         staff = db.session.scalar(select(StaffUser).where(StaffUser.username == "clerk2"))

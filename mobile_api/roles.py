@@ -1,4 +1,4 @@
-"""Staff roles. Stored as these strings; checked with ``auth.access.requires(roles=...)``."""
+"""Staff roles. Stored as these strings; checked with ``mobile_api.access.requires(roles=...)``."""
 
 PREREVIEWER = "prereviewer"
 WINDOW_CLERK = "window_clerk"
