@@ -19,6 +19,7 @@ from auth.models import Account
 from cases import catalog
 from cases.clock import today
 from cases.deadlines import DaysLeft, deadline_from
+from cases.events import case_status_changed
 from cases.models import (
     ACCEPTED,
     APPROVED,
@@ -544,6 +545,8 @@ def add_event(
     )
     db.session.add(event)
     db.session.flush()
+    if from_status != to_status:
+        case_status_changed.send(case, event=event, from_status=from_status, to_status=to_status)
     return event
 
 
