@@ -15,44 +15,41 @@ no-overbooking guarantee.
 
 from __future__ import annotations
 
-from appointments.availability import availability, nearest_free
-from appointments.booking import active_ban, book, booking_view, cancel, get_booking, list_bookings, reschedule
-from appointments.halls import bookable_item, close_day, hall_detail, hall_or_404, list_halls, service_item
+from appointments.availability import availability
+from appointments.booking import active_ban, book, cancel, get_booking, list_bookings, reschedule
+from appointments.halls import close_day, hall_detail, list_halls
 from appointments.jobs import mark_no_shows, send_reminders
 from appointments.offers import expire_offers
 from appointments.queue import call_next, display, finish, issue_walk_in, recall
-from appointments.visits import check_in, is_elderly
-from appointments.waitlist import accept_offer, join_waitlist, leave_waitlist, list_waitlist, waitlist_view
+from appointments.visits import check_in
+from appointments.waitlist import accept_offer, join_waitlist, leave_waitlist, list_waitlist
 
 __all__ = [
-    "accept_offer",
-    "active_ban",
-    "availability",
-    "book",
-    "bookable_item",
-    "booking_view",
-    "call_next",
-    "cancel",
-    "check_in",
-    "close_day",
-    "display",
-    "expire_offers",
-    "finish",
-    "get_booking",
-    "hall_detail",
-    "hall_or_404",
-    "is_elderly",
-    "issue_walk_in",
-    "join_waitlist",
-    "leave_waitlist",
-    "list_bookings",
+    # halls and free places
     "list_halls",
-    "list_waitlist",
-    "mark_no_shows",
-    "nearest_free",
-    "recall",
+    "hall_detail",
+    "availability",
+    "close_day",
+    # a citizen's bookings and waitlist
+    "book",
+    "list_bookings",
+    "get_booking",
+    "cancel",
     "reschedule",
+    "active_ban",
+    "join_waitlist",
+    "list_waitlist",
+    "accept_offer",
+    "leave_waitlist",
+    # at the hall
+    "check_in",
+    "issue_walk_in",
+    "call_next",
+    "recall",
+    "finish",
+    "display",
+    # beat jobs
     "send_reminders",
-    "service_item",
-    "waitlist_view",
+    "expire_offers",
+    "mark_no_shows",
 ]
