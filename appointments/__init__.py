@@ -6,7 +6,8 @@ from flask import Flask
 
 from mobile_api.settings import register_settings
 
-# Configurable rules (environment variable of the same name overrides the default).
+# The one place of defaults; read with mobile_api.settings.setting(NAME). An environment variable of the
+# same name overrides the default, app config (tests) overrides both.
 DEFAULTS: dict[str, int | str] = {
     "APPOINTMENTS_BOOKABLE_WORKING_DAYS": 10,
     "APPOINTMENTS_MAX_ACTIVE": 3,
@@ -28,23 +29,21 @@ DEFAULTS: dict[str, int | str] = {
 }
 
 
-def _configure(app: Flask) -> None:
-    register_settings(app.config, DEFAULTS)
-
-
 def init_app(app: Flask) -> None:
     import appointments.messages
     import appointments.tasks  # noqa: F401  (workers must know the tasks)
     from appointments.api import appointments_blp, halls_blp, staff_queue_blp, waitlist_blp
     from appointments.demo_data import seed_demo
-    from mobile_api.celery_app import add_beat_job
+    from mobile_api.celery_app import add_beat_job, add_task_route
     from mobile_api.demo import register_demo_seeder
     from mobile_api.extensions import api
+    from mobile_api.queues import QueueNames
 
-    _configure(app)
+    register_settings(app.config, DEFAULTS)
     register_demo_seeder(app, 10, seed_demo)
     for blueprint in (halls_blp, appointments_blp, waitlist_blp, staff_queue_blp):
         api.register_blueprint(blueprint)
-    add_beat_job(app, "appointment-reminders", "appointments.send_reminders", 60.0)
-    add_beat_job(app, "appointment-offer-expiry", "appointments.expire_offers", 30.0)
-    add_beat_job(app, "appointment-no-shows", "appointments.mark_no_shows", 900.0)
+    add_task_route(app, "appointments.*", QueueNames.DEFAULT)
+    add_beat_job(app, "appointment-reminders", "appointments.send_reminders", 60.0, queue=QueueNames.DEFAULT)
+    add_beat_job(app, "appointment-offer-expiry", "appointments.expire_offers", 30.0, queue=QueueNames.DEFAULT)
+    add_beat_job(app, "appointment-no-shows", "appointments.mark_no_shows", 900.0, queue=QueueNames.DEFAULT)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_smorest import Blueprint
 
-from appointments import queue, service
+from appointments import service
 from appointments.schemas import (
     AvailabilityArgs,
     AvailabilitySchema,
@@ -31,6 +30,7 @@ from mobile_api.access import current_account, current_staff, requires
 from mobile_api.extensions import limiter, principal_or_ip
 from mobile_api.idempotency import idempotent
 from mobile_api.roles import ADMIN, SUPERVISOR, WINDOW_CLERK
+from mobile_api.settings import setting
 
 halls_blp = Blueprint("halls", __name__, url_prefix="/api/v1/halls", description="服务大厅、可预约时段与叫号屏")
 appointments_blp = Blueprint("appointments", __name__, url_prefix="/api/v1/appointments", description="预约、改约、取消、签到取号")
@@ -39,15 +39,15 @@ staff_queue_blp = Blueprint("staff_queue", __name__, url_prefix="/api/v1/staff/h
 
 
 def _account_limit() -> str:
-    return current_app.config["APPOINTMENTS_BOOKING_LIMIT"]
+    return setting("APPOINTMENTS_BOOKING_LIMIT")
 
 
 def _ip_limit() -> str:
-    return current_app.config["APPOINTMENTS_BOOKING_IP_LIMIT"]
+    return setting("APPOINTMENTS_BOOKING_IP_LIMIT")
 
 
 def _read_limit() -> str:
-    return current_app.config["APPOINTMENTS_AVAILABILITY_LIMIT"]
+    return setting("APPOINTMENTS_AVAILABILITY_LIMIT")
 
 
 # Scarce slots: every place-taking request counts against the citizen and against the address.
@@ -83,7 +83,7 @@ def get_availability(args: dict, hall_id: int):
 @halls_blp.response(200, QueueDisplaySchema)
 def get_queue_display(hall_id: int):
     """The public call display: the number each window is calling and how many are waiting."""
-    return queue.display(hall_id)
+    return service.display(hall_id)
 
 
 @appointments_blp.route("", methods=["POST"])
@@ -185,7 +185,7 @@ def leave_waitlist(entry_id: str):
 @staff_queue_blp.response(201, TicketSchema)
 def issue_walk_in(args: dict, hall_id: int):
     """A queue number for a walk-in citizen (priority for the elderly and green-channel cases)."""
-    return queue.issue_walk_in(current_staff(), hall_id, args["item_code"], args.get("priority"))
+    return service.issue_walk_in(current_staff(), hall_id, args["item_code"], args.get("priority"))
 
 
 @staff_queue_blp.route("/<int:hall_id>/queue/next", methods=["POST"])
@@ -194,7 +194,7 @@ def issue_walk_in(args: dict, hall_id: int):
 @staff_queue_blp.response(200, TicketSchema)
 def call_next(args: dict, hall_id: int):
     """Call the next number this window serves; exactly one window gets each number."""
-    return queue.call_next(current_staff(), hall_id, args["window_id"])
+    return service.call_next(current_staff(), hall_id, args["window_id"])
 
 
 @staff_queue_blp.route("/<int:hall_id>/tickets/<int:ticket_id>/recall", methods=["POST"])
@@ -202,7 +202,7 @@ def call_next(args: dict, hall_id: int):
 @staff_queue_blp.response(200, TicketSchema)
 def recall_ticket(hall_id: int, ticket_id: int):
     """Call the same number again."""
-    return queue.recall(current_staff(), hall_id, ticket_id)
+    return service.recall(current_staff(), hall_id, ticket_id)
 
 
 @staff_queue_blp.route("/<int:hall_id>/tickets/<int:ticket_id>/served", methods=["POST"])
@@ -210,7 +210,7 @@ def recall_ticket(hall_id: int, ticket_id: int):
 @staff_queue_blp.response(200, TicketSchema)
 def ticket_served(hall_id: int, ticket_id: int):
     """The citizen has been served."""
-    return queue.finish(current_staff(), hall_id, ticket_id, "served")
+    return service.finish(current_staff(), hall_id, ticket_id, "served")
 
 
 @staff_queue_blp.route("/<int:hall_id>/tickets/<int:ticket_id>/no-show", methods=["POST"])
@@ -218,7 +218,7 @@ def ticket_served(hall_id: int, ticket_id: int):
 @staff_queue_blp.response(200, TicketSchema)
 def ticket_no_show(hall_id: int, ticket_id: int):
     """Called but did not come to the window."""
-    return queue.finish(current_staff(), hall_id, ticket_id, "no_show")
+    return service.finish(current_staff(), hall_id, ticket_id, "no_show")
 
 
 @staff_queue_blp.route("/<int:hall_id>/closures", methods=["POST"])

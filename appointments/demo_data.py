@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from appointments.models import Hall, OpeningRule, Window
 from mobile_api.extensions import db
+from mobile_api.transactions import transaction
 
 HALLS = [
     ("宁波市民服务中心", "city", "宁波市", None, None, "宁波市鄞州区宁东路901号", "0574-12345", 29.8590, 121.6030),
@@ -19,25 +20,25 @@ HALLS = [
 
 def seed_halls() -> list[int]:
     ids = []
-    for name, level, city, district, street, address, phone, lat, lng in HALLS:
-        hall = db.session.scalar(select(Hall).where(Hall.name == name))
-        if hall is None:
-            hall = Hall(
-                name=name,
-                level=level,
-                city=city,
-                district=district,
-                street=street,
-                address=address,
-                phone=phone,
-                latitude=lat,
-                longitude=lng,
-            )
-            db.session.add(hall)
-            db.session.flush()
-        ids.append(hall.id)
-        _seed_windows_and_hours(hall, level)
-    db.session.commit()
+    with transaction():
+        for name, level, city, district, street, address, phone, lat, lng in HALLS:
+            hall = db.session.scalar(select(Hall).where(Hall.name == name))
+            if hall is None:
+                hall = Hall(
+                    name=name,
+                    level=level,
+                    city=city,
+                    district=district,
+                    street=street,
+                    address=address,
+                    phone=phone,
+                    latitude=lat,
+                    longitude=lng,
+                )
+                db.session.add(hall)
+                db.session.flush()
+            ids.append(hall.id)
+            _seed_windows_and_hours(hall, level)
     return ids
 
 

@@ -1,5 +1,8 @@
 """What appointments say to citizens (SMS templates)."""
 
+from datetime import datetime
+
+from mobile_api.timeutil import CITY_TZ
 from notifications.templates import Template, register_template
 
 BOOKED = register_template(
@@ -66,3 +69,8 @@ CANCELLED_HALL_CLOSED = register_template(
         params={"reason": str, "hall": str, "day": str, "item": str, "code": str},
     )
 )
+
+
+def city_time_text(moment: datetime) -> str:
+    """A moment as a message says it: city time to the minute (``2026-03-02 09:30``)."""
+    return moment.astimezone(CITY_TZ).strftime("%Y-%m-%d %H:%M")

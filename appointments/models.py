@@ -8,9 +8,11 @@ interleaving of processes or machines can push a slot past its capacity.
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from datetime import date, datetime, time
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -31,21 +33,46 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mobile_api.extensions import db
 from mobile_api.timeutil import UTCDateTime, utcnow
 
-# Booking statuses. "booked" is the only active one; the others are final.
-BOOKED, CANCELLED, CHECKED_IN, NO_SHOW = "booked", "cancelled", "checked_in", "no_show"
-# Ticket statuses.
-WAITING, CALLED, SERVED, MISSED = "waiting", "called", "served", "no_show"
-# Waitlist statuses.
-WL_WAITING, WL_OFFERED, WL_ACCEPTED, WL_EXPIRED, WL_LEFT = "waiting", "offered", "accepted", "expired", "left"
+
+class BookingStatus(StrEnum):
+    """``booked`` is the only active status; the others are final."""
+
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    CHECKED_IN = "checked_in"
+    NO_SHOW = "no_show"
+
+
+class TicketStatus(StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVED = "served"
+    MISSED = "no_show"  # called, but nobody came to the window
+
+
+class WaitlistStatus(StrEnum):
+    WAITING = "waiting"
+    OFFERED = "offered"  # a place is held for this entry until ``offer_expires_at``
+    ACCEPTED = "accepted"
+    EXPIRED = "expired"
+    LEFT = "left"
+
 
 # Queue order of tickets (lower first): priority (elderly, green channel), appointments on time, walk-ins.
 RANK_PRIORITY, RANK_APPOINTMENT, RANK_WALK_IN = 0, 1, 2
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a window
+_PUBLIC_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def new_public_id() -> str:
+    """Bookings and waitlist entries: uuid4 hex."""
     return uuid.uuid4().hex
+
+
+def is_public_id(value: str) -> bool:
+    """Checked before a look-up, so odd path segments never reach the database."""
+    return _PUBLIC_ID.fullmatch(value) is not None
 
 
 def new_booking_code() -> str:
@@ -171,7 +198,7 @@ class Booking(db.Model):
     slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_slots.id"), index=True)
     start: Mapped[datetime] = mapped_column(UTCDateTime())
     end: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(16), default=BOOKED)
+    status: Mapped[str] = mapped_column(String(16), default=BookingStatus.BOOKED)
     case_no: Mapped[str | None] = mapped_column(String(32))
     green_channel: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -195,7 +222,7 @@ class WaitlistEntry(db.Model):
     hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
     item_code: Mapped[str] = mapped_column(String(64))
     day: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(16), default=WL_WAITING)
+    status: Mapped[str] = mapped_column(String(16), default=WaitlistStatus.WAITING)
     offered_slot_id: Mapped[int | None] = mapped_column(ForeignKey("appointment_slots.id"))
     offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     booking_id: Mapped[str | None] = mapped_column(String(32))
@@ -230,7 +257,7 @@ class Ticket(db.Model):
     rank: Mapped[int] = mapped_column(Integer)
     booking_id: Mapped[str | None] = mapped_column(ForeignKey("appointments.id"), unique=True)
     account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))
-    status: Mapped[str] = mapped_column(String(16), default=WAITING)
+    status: Mapped[str] = mapped_column(String(16), default=TicketStatus.WAITING)
     window_id: Mapped[int | None] = mapped_column(ForeignKey("hall_windows.id"))
     recalls: Mapped[int] = mapped_column(Integer, default=0)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -13,21 +13,10 @@ from __future__ import annotations
 import math
 from datetime import date, datetime
 
-from flask import current_app
 from sqlalchemy import func, select, update
 
-from appointments.models import (
-    CALLED,
-    MISSED,
-    RANK_PRIORITY,
-    RANK_WALK_IN,
-    SERVED,
-    WAITING,
-    Hall,
-    Ticket,
-    TicketCounter,
-    Window,
-)
+from appointments.halls import check_hall_scope, hall_or_404, service_item
+from appointments.models import RANK_PRIORITY, RANK_WALK_IN, Ticket, TicketCounter, TicketStatus, Window
 from appointments.schedule import windows_serving
 from auth.models import Account, StaffUser
 from mobile_api.access import staff_actor
@@ -35,8 +24,10 @@ from mobile_api.audit import record_audit
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
 from mobile_api.roles import ADMIN
+from mobile_api.settings import setting
 from mobile_api.sql import insert_ignoring_conflict
 from mobile_api.timeutil import CITY_TZ, utcnow
+from mobile_api.transactions import transaction
 from notifications.service import notify
 
 NOTIFY_WHEN_AHEAD = 3
@@ -44,15 +35,6 @@ NOTIFY_WHEN_AHEAD = 3
 
 def _city_day(moment: datetime) -> date:
     return moment.astimezone(CITY_TZ).date()
-
-
-def check_hall_scope(staff: StaffUser, hall_id: int) -> Hall:
-    hall = db.session.get(Hall, hall_id)
-    if hall is None:
-        raise Problem(404, "hall_not_found", "服务大厅不存在")
-    if ADMIN not in (staff.roles or []) and hall_id not in (staff.hall_ids or []):
-        raise Problem(403, "hall_out_of_scope", "您不在该大厅工作，不能操作其叫号")
-    return hall
 
 
 def issue_ticket(
@@ -83,7 +65,7 @@ def issue_ticket(
         rank=rank,
         booking_id=booking_id,
         account_id=account_id,
-        status=WAITING,
+        status=TicketStatus.WAITING,
         issued_at=now,
         issued_by=issued_by,
     )
@@ -101,7 +83,7 @@ def _ahead_of(ticket: Ticket) -> int:
                 Ticket.hall_id == ticket.hall_id,
                 Ticket.day == ticket.day,
                 Ticket.item_code == ticket.item_code,
-                Ticket.status == WAITING,
+                Ticket.status == TicketStatus.WAITING,
                 (Ticket.rank < ticket.rank) | ((Ticket.rank == ticket.rank) & (Ticket.id < ticket.id)),
             )
         )
@@ -111,24 +93,22 @@ def _ahead_of(ticket: Ticket) -> int:
 
 def ticket_status(ticket: Ticket) -> dict:
     window = db.session.get(Window, ticket.window_id) if ticket.window_id else None
-    ahead = _ahead_of(ticket) if ticket.status == WAITING else 0
+    ahead = _ahead_of(ticket) if ticket.status == TicketStatus.WAITING else 0
     windows = max(1, len(windows_serving(ticket.hall_id, ticket.item_code)))
-    minutes = current_app.config["APPOINTMENTS_AVERAGE_SERVICE_MINUTES"]
+    minutes = setting("APPOINTMENTS_AVERAGE_SERVICE_MINUTES")
     return {
         "id": ticket.id,
         "ticket_no": ticket.ticket_no,
         "status": ticket.status,
         "item_code": ticket.item_code,
         "people_ahead": ahead,
-        "position": ahead + 1 if ticket.status == WAITING else 0,
-        "estimated_wait_minutes": math.ceil(ahead * minutes / windows) if ticket.status == WAITING else 0,
+        "position": ahead + 1 if ticket.status == TicketStatus.WAITING else 0,
+        "estimated_wait_minutes": math.ceil(ahead * minutes / windows) if ticket.status == TicketStatus.WAITING else 0,
         "window": window.name if window else None,
     }
 
 
 def issue_walk_in(staff: StaffUser, hall_id: int, item_code: str, priority: str | None, now: datetime | None = None) -> dict:
-    from appointments.service import service_item
-
     now = now or utcnow()
     check_hall_scope(staff, hall_id)
     item = service_item(item_code)
@@ -137,8 +117,8 @@ def issue_walk_in(staff: StaffUser, hall_id: int, item_code: str, priority: str 
     if ADMIN not in (staff.roles or []) and item.department_code not in (staff.department_codes or []):
         raise Problem(403, "department_out_of_scope", "该事项不属于您所在部门，不能为其取号")
     rank = RANK_PRIORITY if priority else RANK_WALK_IN
-    ticket = issue_ticket(hall_id, item_code, rank, now, issued_by=staff_actor(staff), prefix="B")
-    db.session.commit()
+    with transaction():
+        ticket = issue_ticket(hall_id, item_code, rank, now, issued_by=staff_actor(staff), prefix="B")
     return ticket_status(ticket)
 
 
@@ -152,7 +132,12 @@ def _window_in_hall(hall_id: int, window_id: int) -> Window:
 def _next_candidate(window: Window, day: date, postgres: bool) -> int | None:
     statement = (
         select(Ticket.id)
-        .where(Ticket.hall_id == window.hall_id, Ticket.day == day, Ticket.status == WAITING, Ticket.item_code.in_(window.item_codes or []))
+        .where(
+            Ticket.hall_id == window.hall_id,
+            Ticket.day == day,
+            Ticket.status == TicketStatus.WAITING,
+            Ticket.item_code.in_(window.item_codes or []),
+        )
         .order_by(Ticket.rank, Ticket.id)
         .limit(1)
     )
@@ -169,37 +154,50 @@ def call_next(staff: StaffUser, hall_id: int, window_id: int, now: datetime | No
     day = _city_day(now)
     postgres = db.session.get_bind().dialect.name == "postgresql"
     actor = staff_actor(staff)
-    db.session.execute(
-        update(Ticket).where(Ticket.window_id == window.id, Ticket.status == CALLED).values(status=SERVED, finished_at=now),
-        execution_options={"synchronize_session": False},
-    )
+    with transaction():
+        db.session.execute(
+            update(Ticket)
+            .where(Ticket.window_id == window.id, Ticket.status == TicketStatus.CALLED)
+            .values(status=TicketStatus.SERVED, finished_at=now),
+            execution_options={"synchronize_session": False},
+        )
+        # An empty queue raises and rolls back the line above: the window keeps its ticket on the display.
+        ticket = _claim_next(window, day, postgres, now)
+        if ticket.account_id:
+            record_audit(actor, "queue.call", "queue_ticket", ticket.id, reason=f"叫号 {ticket.ticket_no} 到 {window.name}")
+        _tell_the_one_three_ahead(ticket)
+    return {**ticket_status(ticket), "window": window.name}
+
+
+def _claim_next(window: Window, day: date, postgres: bool, now: datetime) -> Ticket:
+    """Claim the first waiting ticket with a conditional UPDATE; a ticket another window claimed first is skipped."""
     while True:
         candidate = _next_candidate(window, day, postgres)
         if candidate is None:
-            db.session.rollback()  # the window keeps its current ticket on the display
             raise Problem(409, "queue_empty", "当前没有等候的号码")
         claimed = db.session.execute(
             update(Ticket)
-            .where(Ticket.id == candidate, Ticket.status == WAITING)
-            .values(status=CALLED, window_id=window.id, called_at=now),
+            .where(Ticket.id == candidate, Ticket.status == TicketStatus.WAITING)
+            .values(status=TicketStatus.CALLED, window_id=window.id, called_at=now),
             execution_options={"synchronize_session": False},
         ).rowcount
         if claimed:
             break
     ticket = db.session.get(Ticket, candidate)
     db.session.refresh(ticket)
-    if ticket.account_id:
-        record_audit(actor, "queue.call", "queue_ticket", ticket.id, reason=f"叫号 {ticket.ticket_no} 到 {window.name}")
-    _tell_the_one_three_ahead(ticket)
-    db.session.commit()
-    return {**ticket_status(ticket), "window": window.name}
+    return ticket
 
 
 def _tell_the_one_three_ahead(called: Ticket) -> None:
     """Whoever now has exactly three people ahead of them gets a heads-up (once)."""
     line = db.session.scalars(
         select(Ticket)
-        .where(Ticket.hall_id == called.hall_id, Ticket.day == called.day, Ticket.item_code == called.item_code, Ticket.status == WAITING)
+        .where(
+            Ticket.hall_id == called.hall_id,
+            Ticket.day == called.day,
+            Ticket.item_code == called.item_code,
+            Ticket.status == TicketStatus.WAITING,
+        )
         .order_by(Ticket.rank, Ticket.id)
         .limit(NOTIFY_WHEN_AHEAD + 1)
     ).all()
@@ -215,7 +213,7 @@ def _called_ticket(staff: StaffUser, hall_id: int, ticket_id: int) -> Ticket:
     ticket = db.session.get(Ticket, ticket_id)
     if ticket is None or ticket.hall_id != hall_id:
         raise Problem(404, "ticket_not_found", "号码不存在")
-    if ticket.status != CALLED:
+    if ticket.status != TicketStatus.CALLED:
         raise Problem(409, "ticket_not_called", "该号码当前不在叫号状态", current_status=ticket.status)
     return ticket
 
@@ -223,11 +221,11 @@ def _called_ticket(staff: StaffUser, hall_id: int, ticket_id: int) -> Ticket:
 def recall(staff: StaffUser, hall_id: int, ticket_id: int, now: datetime | None = None) -> dict:
     now = now or utcnow()
     ticket = _called_ticket(staff, hall_id, ticket_id)
-    ticket.recalls += 1
-    ticket.called_at = now
-    if ticket.account_id:
-        record_audit(staff_actor(staff), "queue.recall", "queue_ticket", ticket.id)
-    db.session.commit()
+    with transaction():
+        ticket.recalls += 1
+        ticket.called_at = now
+        if ticket.account_id:
+            record_audit(staff_actor(staff), "queue.recall", "queue_ticket", ticket.id)
     return ticket_status(ticket)
 
 
@@ -235,17 +233,16 @@ def finish(staff: StaffUser, hall_id: int, ticket_id: int, outcome: str, now: da
     """Served or no-show, once: a conditional UPDATE so a double press changes nothing twice."""
     now = now or utcnow()
     ticket = _called_ticket(staff, hall_id, ticket_id)
-    status = SERVED if outcome == "served" else MISSED
-    changed = db.session.execute(
-        update(Ticket).where(Ticket.id == ticket.id, Ticket.status == CALLED).values(status=status, finished_at=now),
-        execution_options={"synchronize_session": False},
-    ).rowcount
-    if not changed:
-        db.session.rollback()
-        raise Problem(409, "ticket_not_called", "该号码当前不在叫号状态")
-    if ticket.account_id:
-        record_audit(staff_actor(staff), f"queue.{status}", "queue_ticket", ticket.id)
-    db.session.commit()
+    status = TicketStatus.SERVED if outcome == "served" else TicketStatus.MISSED
+    with transaction():
+        changed = db.session.execute(
+            update(Ticket).where(Ticket.id == ticket.id, Ticket.status == TicketStatus.CALLED).values(status=status, finished_at=now),
+            execution_options={"synchronize_session": False},
+        ).rowcount
+        if not changed:
+            raise Problem(409, "ticket_not_called", "该号码当前不在叫号状态")
+        if ticket.account_id:
+            record_audit(staff_actor(staff), f"queue.{status}", "queue_ticket", ticket.id)
     db.session.refresh(ticket)
     return ticket_status(ticket)
 
@@ -253,21 +250,19 @@ def finish(staff: StaffUser, hall_id: int, ticket_id: int, outcome: str, now: da
 def display(hall_id: int, now: datetime | None = None) -> dict:
     """The public call display: what each window is calling, how many wait per item. No personal data."""
     now = now or utcnow()
-    hall = db.session.get(Hall, hall_id)
-    if hall is None:
-        raise Problem(404, "hall_not_found", "服务大厅不存在")
+    hall_or_404(hall_id)
     day = _city_day(now)
     windows = db.session.scalars(select(Window).where(Window.hall_id == hall_id, Window.active.is_(True)).order_by(Window.id)).all()
     calling = dict(
         db.session.execute(
             select(Ticket.window_id, Ticket.ticket_no)
-            .where(Ticket.hall_id == hall_id, Ticket.day == day, Ticket.status == CALLED)
+            .where(Ticket.hall_id == hall_id, Ticket.day == day, Ticket.status == TicketStatus.CALLED)
             .order_by(Ticket.called_at)
         ).all()
     )
     waiting = db.session.execute(
         select(Ticket.item_code, func.count())
-        .where(Ticket.hall_id == hall_id, Ticket.day == day, Ticket.status == WAITING)
+        .where(Ticket.hall_id == hall_id, Ticket.day == day, Ticket.status == TicketStatus.WAITING)
         .group_by(Ticket.item_code)
         .order_by(Ticket.item_code)
     ).all()

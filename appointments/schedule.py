@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from flask import current_app, g, has_request_context
+from flask import g, has_request_context
 from sqlalchemy import select
 
 from appointments.models import Closure, OpeningRule, Window
 from mobile_api.extensions import db
+from mobile_api.settings import setting
 from mobile_api.timeutil import CITY_TZ, city_today
 from mobile_api.workdays import WorkdayCalendar, add_working_days
 
@@ -56,7 +57,7 @@ def bookable_range(today: date | None = None) -> tuple[date, date]:
     today = today or city_today()
 
     def compute() -> tuple[date, date]:
-        last = add_working_days(today, current_app.config["APPOINTMENTS_BOOKABLE_WORKING_DAYS"]).date
+        last = add_working_days(today, setting("APPOINTMENTS_BOOKABLE_WORKING_DAYS")).date
         return today + timedelta(days=1), last
 
     return _per_request(("range", today), compute)

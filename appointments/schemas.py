@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from appointments.models import BookingStatus, TicketStatus, WaitlistStatus
 from mobile_api.pagination import PageArgs, page_schema
 from mobile_api.timeutil import CITY_TZ
 
@@ -100,7 +101,7 @@ class RescheduleRequest(Schema):
 class TicketSchema(Schema):
     id = fields.Integer()
     ticket_no = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": " | ".join(TicketStatus)})
     item_code = fields.String()
     people_ahead = fields.Integer()
     position = fields.Integer()
@@ -116,7 +117,7 @@ class BookingHallSchema(Schema):
 
 class BookingSchema(Schema):
     id = fields.String()
-    status = fields.String(metadata={"description": "booked | cancelled | checked_in | no_show"})
+    status = fields.String(metadata={"description": " | ".join(BookingStatus)})
     code = fields.String(metadata={"description": "Booking code shown at the hall"})
     start = fields.DateTime()
     end = fields.DateTime()
@@ -132,7 +133,7 @@ BookingPage = page_schema(BookingSchema, "BookingPage")
 
 
 class BookingListArgs(PageArgs):
-    status = fields.String(validate=validate.OneOf(["booked", "cancelled", "checked_in", "no_show"]))
+    status = fields.String(validate=validate.OneOf(list(BookingStatus)))
 
 
 class WaitlistRequest(Schema):
@@ -152,7 +153,7 @@ class WaitlistSchema(Schema):
     hall_id = fields.Integer()
     item_code = fields.String()
     date = fields.Date()
-    status = fields.String(metadata={"description": "waiting | offered | accepted | expired | left"})
+    status = fields.String(metadata={"description": " | ".join(WaitlistStatus)})
     offer = fields.Nested(OfferSchema, allow_none=True)
     booking_id = fields.String(allow_none=True)
 

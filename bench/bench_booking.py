@@ -206,13 +206,13 @@ def _overbooked() -> tuple[int, int]:
     """(places booked beyond capacity, active bookings) from the database, counted two ways."""
     from sqlalchemy import func, select
 
-    from appointments.models import BOOKED, Booking, Slot
+    from appointments.models import Booking, BookingStatus, Slot
     from mobile_api.extensions import db
 
     db.session.expire_all()
     per_slot = db.session.execute(
         select(Slot.id, Slot.capacity, Slot.booked, func.count(Booking.id))
-        .join(Booking, (Booking.slot_id == Slot.id) & (Booking.status == BOOKED), isouter=True)
+        .join(Booking, (Booking.slot_id == Slot.id) & (Booking.status == BookingStatus.BOOKED), isouter=True)
         .group_by(Slot.id, Slot.capacity, Slot.booked)
     ).all()
     over = sum(max(0, count - capacity) + max(0, booked - capacity) for _, capacity, booked, count in per_slot)

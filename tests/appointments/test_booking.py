@@ -155,15 +155,25 @@ def test_bad_starts_are_422(client, hall, citizen):
     assert naive.status_code == 201 and naive.get_json()["start"] == slot["start"]
 
 
-def test_case_number_is_kept_as_given_without_the_cases_link(client, hall, citizen):
-    import importlib.util
-
+def test_a_booking_links_only_the_citizens_own_case(client, hall, citizen, app_context):
+    created = client.post(
+        "/api/v1/cases", json={"item_code": "330200-GA-004", "form": {"contact_phone": "13800138000"}}, headers=citizen["headers"]
+    )
+    assert created.status_code == 201, created.get_json()
+    case_no = created.get_json()["case_no"]
     slot = first_free_slots(client, hall["id"])[0]
-    response = _book(client, citizen, hall["id"], slot["start"], case_no="NB2026000123")
-    if importlib.util.find_spec("cases.service") is None:
-        assert response.status_code == 201 and response.get_json()["case_no"] == "NB2026000123"
-    else:  # the cases package links the number: an unknown case is refused
-        assert response.status_code in (201, 404)
+
+    unknown = _book(client, citizen, hall["id"], slot["start"], case_no="NB2026000123")
+    assert unknown.status_code == 404 and unknown.get_json()["code"] == "case_not_found"
+    stranger = create_citizen()
+    theirs = _book(client, stranger, hall["id"], slot["start"], case_no=case_no)  # the same answer as for no case at all
+    assert theirs.status_code == 404 and theirs.get_json()["code"] == "case_not_found"
+    assert _remaining(client, hall["id"], slot["start"]) == 2  # refused before any place was taken
+
+    linked = _book(client, citizen, hall["id"], slot["start"], case_no=case_no)
+    assert linked.status_code == 201 and linked.get_json()["case_no"] == case_no
+    mine = client.get(f"/api/v1/appointments/{linked.get_json()['id']}", headers=citizen["headers"]).get_json()
+    assert mine["case_no"] == case_no
 
 
 def test_another_citizens_booking_is_404(client, hall, citizen, app_context):

@@ -131,4 +131,11 @@ def test_200_next_presses_call_each_ticket_once(app, client, app_context, server
     assert {code for status, code, _ in results if status != 200} == {"queue_empty"}
     db.session.expire_all()
     tickets = db.session.scalars(select(Ticket).where(Ticket.hall_id == hall["id"])).all()
-    assert all(ticket.window_id is not None and ticket.status in ("called", "served") for ticket in tickets)
+    assert len(tickets) == PLACES and all(ticket.window_id is not None for ticket in tickets)
+    # A press marks the window's previous ticket served; presses on an empty queue change nothing, so
+    # the last ticket each window claimed is still called. (Two presses of one window at the same
+    # instant on PostgreSQL may each leave a ticket called: the display shows the later one.)
+    assert {ticket.status for ticket in tickets} <= {"called", "served"}
+    assert all((ticket.finished_at is None) == (ticket.status == "called") for ticket in tickets)
+    windows_used = {ticket.window_id for ticket in tickets}
+    assert windows_used == {ticket.window_id for ticket in tickets if ticket.status == "called"}

@@ -143,9 +143,9 @@ def test_calendar_no_slots_on_national_day_slots_on_tiaoxiu_saturday(app_context
     hall = create_hall()
     national_day = schedule.plan(hall["id"], ITEM, date(2026, 10, 1), date(2026, 10, 7))
     assert all(national_day[date(2026, 10, day)] == [] for day in range(1, 8))  # 国庆节 holiday week (1–7 Oct)
-    for saturday in (date(2026, 9, 20), date(2026, 10, 10)):  # 调休 working days
-        slots = schedule.plan(hall["id"], ITEM, saturday, saturday)[saturday]
-        assert saturday.weekday() in (5, 6) and len(slots) == 13, saturday
+    for weekend_day, weekday in ((date(2026, 9, 20), 6), (date(2026, 10, 10), 5)):  # 调休 working days: a Sunday, a Saturday
+        slots = schedule.plan(hall["id"], ITEM, weekend_day, weekend_day)[weekend_day]
+        assert weekend_day.weekday() == weekday and len(slots) == 13, weekend_day
         assert slots[0].start.hour == 9 and slots[0].capacity == 2
     ordinary_saturday = date(2026, 10, 17)
     assert schedule.plan(hall["id"], ITEM, ordinary_saturday, ordinary_saturday)[ordinary_saturday] == []
