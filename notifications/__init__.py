@@ -25,6 +25,11 @@ Endpoints: ``/api/v1/me/messages`` (+ ``/<id>/read``), ``/api/v1/me/notification
 ``/api/v1/me/wechat-subscriptions``, ``/api/v1/staff/notifications`` (+ ``/counts``, ``/<id>``,
 ``/<id>/resend``; admin/supervisor), ``/api/v1/webhooks/sms/<provider>`` (HMAC-SHA256 of
 ``"<X-Sms-Timestamp>.<body>"`` with SMS_WEBHOOK_SECRET in ``X-Sms-Signature``), ``/api/v1/sandbox/messages``.
+
+Rooms: ``service.py`` (the verbs, gathered from ``outbox.py``, ``delivery.py``, ``transitions.py``,
+``receipts.py``, ``sweep.py``, ``inbox.py``, ``staff.py``), ``channels.py`` + ``wechat.py`` (adapters),
+``counters.py`` (shared windowed counters), ``templates.py`` + ``messages.py``, ``models.py``,
+``schemas.py``, ``api.py``, ``tasks.py``. Settings: ``DEFAULTS`` below.
 """
 
 from flask import Flask
@@ -36,7 +41,7 @@ DEFAULTS: dict[str, str | int | float] = {
     # SMS: "log" (embedded default: the sandbox) or "http". One gateway (URL + key), or several as
     # "name=url,name=url" with keys in SMS_GATEWAY_KEYS "name=key,…" (parsed into SMS_GATEWAYS at start).
     "SMS_PROVIDER": "log",
-    "SMS_GATEWAY_URL": "",
+    "SMS_GATEWAY_URL": "",  # empty: none (register_settings types env values by their default)
     "SMS_GATEWAY_KEY": "",
     "SMS_GATEWAYS": "",
     "SMS_GATEWAY_KEYS": "",
