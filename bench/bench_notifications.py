@@ -97,6 +97,8 @@ def _fresh_app():
 
 
 def _start_worker(log_path: Path, concurrency: int, prefetch: int, pool: str) -> subprocess.Popen:
+    from mobile_api.queues import QueueNames
+
     log = log_path.open("ab")
     process = subprocess.Popen(
         [
@@ -107,7 +109,7 @@ def _start_worker(log_path: Path, concurrency: int, prefetch: int, pool: str) ->
             "mobile_api.worker",
             "worker",
             "-Q",
-            "notify,urgent",
+            f"{QueueNames.NOTIFY},{QueueNames.URGENT}",
             "-c",
             str(concurrency),
             "-n",
@@ -139,10 +141,11 @@ def _succeeded(log_path: Path, task_name: str) -> int:
 
 
 def _publish_noops(count: int) -> None:
+    from mobile_api.queues import QueueNames
     from notifications.tasks import noop
 
     for n in range(count):
-        noop.apply_async((n,), queue="notify")
+        noop.apply_async((n,), queue=QueueNames.NOTIFY)
 
 
 def _notify_batch(app, batch: int = 50):

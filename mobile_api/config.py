@@ -53,13 +53,6 @@ def _int(name: str, default: int) -> int:
     return int(value) if value is not None else default
 
 
-def _named_urls(urls: str | None, keys: str | None) -> list[tuple[str, str, str | None]]:
-    """``"a=http://x,b=http://y"`` (+ ``"a=key1,b=key2"``) → ``[("a", "http://x", "key1"), …]``."""
-    key_of = dict(item.split("=", 1) for item in (keys or "").split(",") if "=" in item)
-    pairs = [item.split("=", 1) for item in (urls or "").split(",") if "=" in item]
-    return [(name.strip(), url.strip(), key_of.get(name.strip())) for name, url in pairs]
-
-
 def load_config(overrides: dict | None = None) -> dict:
     """Build the Flask config mapping from the environment, then apply ``overrides``."""
     env = _env("APP_ENV", "development")
@@ -111,9 +104,6 @@ def load_config(overrides: dict | None = None) -> dict:
         "RATELIMIT_HEADERS_ENABLED": False,
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         # External parties
-        "SMS_PROVIDER": _env("SMS_PROVIDER", "log"),
-        "SMS_GATEWAY_URL": _env("SMS_GATEWAY_URL"),
-        "SMS_GATEWAY_KEY": _env("SMS_GATEWAY_KEY"),
         "SMS_WEBHOOK_SECRET": _env("SMS_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET),
         "IDENTITY_PROVIDER": _env("IDENTITY_PROVIDER", "local"),
         "IDENTITY_AUTHORITY_URL": _env("IDENTITY_AUTHORITY_URL"),
@@ -123,22 +113,6 @@ def load_config(overrides: dict | None = None) -> dict:
         "WECHAT_APPID": _env("WECHAT_APPID", "wx-dev-appid"),
         "WECHAT_SECRET": _env("WECHAT_SECRET", "wx-dev-secret"),
         "HTTP_TIMEOUT_SECONDS": float(_env("HTTP_TIMEOUT_SECONDS", "5")),
-        # Notifications (see notifications/): several SMS gateways as "name=url,name=url" (keys in
-        # SMS_GATEWAY_KEYS "name=key,…"), failover when a gateway's recent error rate is too high.
-        "SMS_GATEWAYS": _named_urls(_env("SMS_GATEWAYS"), _env("SMS_GATEWAY_KEYS")),
-        "SMS_FAILOVER_ERROR_RATE": float(_env("SMS_FAILOVER_ERROR_RATE", "0.5")),
-        "SMS_FAILOVER_MIN_ATTEMPTS": _int("SMS_FAILOVER_MIN_ATTEMPTS", 3),
-        "SMS_HEALTH_WINDOW_SECONDS": _int("SMS_HEALTH_WINDOW_SECONDS", 60),
-        "WECHAT_TOKEN_MARGIN_SECONDS": _int("WECHAT_TOKEN_MARGIN_SECONDS", 300),
-        "NOTIFY_QUIET_HOURS": _env("NOTIFY_QUIET_HOURS", "22:00-08:00"),
-        "NOTIFY_SMS_PER_RECIPIENT": _int("NOTIFY_SMS_PER_RECIPIENT", 10),
-        "NOTIFY_SMS_RATE_WINDOW_SECONDS": _int("NOTIFY_SMS_RATE_WINDOW_SECONDS", 3600),
-        "NOTIFY_MAX_ATTEMPTS": _int("NOTIFY_MAX_ATTEMPTS", 5),
-        "NOTIFY_RETRY_BASE_SECONDS": float(_env("NOTIFY_RETRY_BASE_SECONDS", "1")),
-        "NOTIFY_MAX_AGE_SECONDS": _int("NOTIFY_MAX_AGE_SECONDS", 24 * 3600),
-        "NOTIFY_URGENT_MAX_AGE_SECONDS": _int("NOTIFY_URGENT_MAX_AGE_SECONDS", 600),
-        "NOTIFY_STUCK_SECONDS": _int("NOTIFY_STUCK_SECONDS", 60),
-        "NOTIFY_SWEEP_SECONDS": float(_env("NOTIFY_SWEEP_SECONDS", "30")),
         "TIMEZONE": "Asia/Shanghai",
         # OpenAPI (flask-smorest)
         "API_TITLE": "掌上市民之家 API",

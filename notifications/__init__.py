@@ -25,9 +25,54 @@ Endpoints: ``/api/v1/me/messages`` (+ ``/<id>/read``), ``/api/v1/me/notification
 ``/api/v1/me/wechat-subscriptions``, ``/api/v1/staff/notifications`` (+ ``/counts``, ``/<id>``,
 ``/<id>/resend``; admin/supervisor), ``/api/v1/webhooks/sms/<provider>`` (HMAC-SHA256 of
 ``"<X-Sms-Timestamp>.<body>"`` with SMS_WEBHOOK_SECRET in ``X-Sms-Signature``), ``/api/v1/sandbox/messages``.
+
+Rooms: ``service.py`` (the verbs, gathered from ``outbox.py``, ``delivery.py``, ``transitions.py``,
+``receipts.py``, ``sweep.py``, ``inbox.py``, ``staff.py``), ``channels.py`` + ``wechat.py`` (adapters),
+``counters.py`` (shared windowed counters), ``templates.py`` + ``messages.py``, ``models.py``,
+``schemas.py``, ``api.py``, ``tasks.py``. Settings: ``DEFAULTS`` below.
 """
 
 from flask import Flask
+
+from mobile_api.settings import register_settings
+
+# Environment variable of the same name overrides each default (mobile_api.settings).
+DEFAULTS: dict[str, str | int | float] = {
+    # SMS: "log" (embedded default: the sandbox) or "http". One gateway (URL + key), or several as
+    # "name=url,name=url" with keys in SMS_GATEWAY_KEYS "name=key,…" (parsed into SMS_GATEWAYS at start).
+    "SMS_PROVIDER": "log",
+    "SMS_GATEWAY_URL": "",  # empty: none (register_settings types env values by their default)
+    "SMS_GATEWAY_KEY": "",
+    "SMS_GATEWAYS": "",
+    "SMS_GATEWAY_KEYS": "",
+    # Failover: a gateway whose recent error rate reaches this (over at least that many attempts in
+    # the current and previous window) is tried after the healthy ones.
+    "SMS_FAILOVER_ERROR_RATE": 0.5,
+    "SMS_FAILOVER_MIN_ATTEMPTS": 3,
+    "SMS_HEALTH_WINDOW_SECONDS": 60,
+    # The shared WeChat access token is refreshed this long before it expires.
+    "WECHAT_TOKEN_MARGIN_SECONDS": 300,
+    # Non-urgent messages wait for the end of quiet hours (city time), and at most this many SMS per
+    # recipient per window are sent (the rest are deferred, not dropped).
+    "NOTIFY_QUIET_HOURS": "22:00-08:00",
+    "NOTIFY_SMS_PER_RECIPIENT": 10,
+    "NOTIFY_SMS_RATE_WINDOW_SECONDS": 3600,
+    "NOTIFY_MAX_ATTEMPTS": 5,
+    "NOTIFY_RETRY_BASE_SECONDS": 1.0,
+    # Older than this when its turn comes: failed, not sent late (urgent: sign-in codes).
+    "NOTIFY_MAX_AGE_SECONDS": 24 * 3600,
+    "NOTIFY_URGENT_MAX_AGE_SECONDS": 600,
+    "NOTIFY_STUCK_SECONDS": 60,
+    "NOTIFY_SWEEP_SECONDS": 30.0,
+}
+
+
+def _configure(app: Flask) -> None:
+    from notifications.channels import named_gateways
+
+    register_settings(app.config, DEFAULTS)
+    if isinstance(app.config["SMS_GATEWAYS"], str):  # from the environment (or an override) as text
+        app.config["SMS_GATEWAYS"] = named_gateways(app.config["SMS_GATEWAYS"], app.config["SMS_GATEWAY_KEYS"])
 
 
 def init_app(app: Flask) -> None:
@@ -37,11 +82,13 @@ def init_app(app: Flask) -> None:
     from mobile_api.extensions import api
     from mobile_api.queues import QueueNames
     from notifications.api import inbox_blp, sandbox_blp, staff_blp, webhook_blp
+    from notifications.outbox import SEND_TASK, SEND_URGENT_TASK
 
+    _configure(app)
     for blueprint in (inbox_blp, staff_blp, webhook_blp):
         api.register_blueprint(blueprint)
     if app.config["SANDBOX_MODE"]:
         api.register_blueprint(sandbox_blp)
-    add_task_route(app, "notifications.send_urgent", QueueNames.URGENT)
-    add_task_route(app, "notifications.send", QueueNames.NOTIFY)
+    add_task_route(app, SEND_URGENT_TASK, QueueNames.URGENT)
+    add_task_route(app, SEND_TASK, QueueNames.NOTIFY)
     add_beat_job(app, "sweep-stuck-notifications", "notifications.sweep_stuck", app.config["NOTIFY_SWEEP_SECONDS"])

@@ -1,5 +1,6 @@
 """SMS channel adapters and provider failover. Each adapter has a local implementation (records to the
-sandbox) and an HTTP one on ``requests`` (timeouts, one connection pool per process).
+sandbox) and an HTTP one on ``mobile_api.http.outbound_session()`` (timeouts, one connection pool per
+process).
 
 HTTP SMS gateway protocol (what the providers' adapters speak; tests run a local server speaking it):
 
@@ -22,9 +23,10 @@ from dataclasses import dataclass
 
 import requests
 from flask import current_app
-from requests.adapters import HTTPAdapter
 
 from mobile_api.extensions import db
+from mobile_api.http import outbound_session
+from mobile_api.settings import setting
 from notifications import counters
 from notifications.models import SandboxMessage
 
@@ -61,7 +63,7 @@ class LogSmsGateway:
 
     def send(self, phone: str, text: str, reference: str) -> SendResult:
         log.info("sms to %s****%s (%d chars)", phone[:3], phone[-4:], len(text))
-        if current_app.config["SANDBOX_MODE"]:
+        if setting("SANDBOX_MODE"):
             db.session.add(SandboxMessage(channel="sms", recipient=phone, content=text, meta={"reference": reference}))
         return SendResult(self.name, f"log-{reference}", sms_segments(text), delivered=True)
 
@@ -75,17 +77,16 @@ class HttpSmsGateway:
 
     def __init__(self, name: str, base_url: str, api_key: str | None, timeout: float) -> None:
         self.name, self.base_url, self.timeout = name, base_url.rstrip("/"), timeout
-        self.session = requests.Session()
-        self.session.mount("http://", HTTPAdapter(pool_maxsize=16))
-        self.session.mount("https://", HTTPAdapter(pool_maxsize=16))
+        # No retries inside the session: a failed send is retried by the task (backoff, failover by
+        # error rate, counted attempts), and the sweep's "abandoned send" cutoff assumes one timeout
+        # per call. One pool per process and gateway, as many connections as worker threads may use.
+        self.session = outbound_session(timeout=timeout, connect_retries=0, status_retries=0, pool_size=16)
         if api_key:
             self.session.headers["Authorization"] = f"Bearer {api_key}"
 
     def send(self, phone: str, text: str, reference: str) -> SendResult:
         try:
-            response = self.session.post(
-                f"{self.base_url}/v1/sms", json={"phone": phone, "content": text, "reference": reference}, timeout=self.timeout
-            )
+            response = self.session.post(f"{self.base_url}/v1/sms", json={"phone": phone, "content": text, "reference": reference})
         except requests.Timeout as exc:
             raise ChannelError(f"{self.name}: gateway_timeout") from exc
         except requests.RequestException as exc:
@@ -103,7 +104,7 @@ class HttpSmsGateway:
     def lookup(self, reference: str) -> str | None:
         """The gateway's message id for ``reference`` if it received it, else None. Raises ChannelError."""
         try:
-            response = self.session.get(f"{self.base_url}/v1/sms/{reference}", timeout=self.timeout)
+            response = self.session.get(f"{self.base_url}/v1/sms/{reference}")
         except requests.RequestException as exc:
             raise ChannelError(f"{self.name}: lookup_failed {type(exc).__name__}") from exc
         if response.status_code == 404:
@@ -116,14 +117,20 @@ class HttpSmsGateway:
 SmsGateway = LogSmsGateway | HttpSmsGateway
 
 
+def named_gateways(urls: str, keys: str) -> list[tuple[str, str, str | None]]:
+    """``"a=http://x,b=http://y"`` (+ ``"a=key1,b=key2"``) → ``[("a", "http://x", "key1"), …]``."""
+    key_of = dict(item.split("=", 1) for item in (keys or "").split(",") if "=" in item)
+    pairs = [item.split("=", 1) for item in (urls or "").split(",") if "=" in item]
+    return [(name.strip(), url.strip(), key_of.get(name.strip())) for name, url in pairs]
+
+
 def configured_gateways() -> list[tuple[str, str, str | None]]:
     """``(name, url, key)`` of every HTTP gateway, in order of preference."""
-    config = current_app.config
-    if config["SMS_PROVIDER"] != "http":
+    if setting("SMS_PROVIDER") != "http":
         return []
-    gateways = list(config.get("SMS_GATEWAYS") or [])
-    if not gateways and config.get("SMS_GATEWAY_URL"):
-        gateways = [("http", config["SMS_GATEWAY_URL"], config.get("SMS_GATEWAY_KEY"))]
+    gateways = list(setting("SMS_GATEWAYS") or [])
+    if not gateways and setting("SMS_GATEWAY_URL"):
+        gateways = [("http", setting("SMS_GATEWAY_URL"), setting("SMS_GATEWAY_KEY") or None)]
     return gateways
 
 
@@ -132,7 +139,7 @@ def all_sms_gateways() -> list[SmsGateway]:
     if not configured:
         return [LogSmsGateway()]
     cache = current_app.extensions.setdefault("sms_gateways", {})
-    timeout = current_app.config["HTTP_TIMEOUT_SECONDS"]
+    timeout = setting("HTTP_TIMEOUT_SECONDS")
     gateways = []
     for name, url, key in configured:
         gateway = cache.get((name, url, key, timeout))
@@ -155,7 +162,7 @@ def sms_gateway_named(name: str) -> SmsGateway | None:
 
 
 def _health_window() -> int:
-    return current_app.config["SMS_HEALTH_WINDOW_SECONDS"]
+    return setting("SMS_HEALTH_WINDOW_SECONDS")
 
 
 def error_rate(name: str) -> tuple[float, int]:
@@ -168,8 +175,7 @@ def error_rate(name: str) -> tuple[float, int]:
 
 def is_healthy(name: str) -> bool:
     rate, attempts = error_rate(name)
-    config = current_app.config
-    return attempts < config["SMS_FAILOVER_MIN_ATTEMPTS"] or rate < config["SMS_FAILOVER_ERROR_RATE"]
+    return attempts < setting("SMS_FAILOVER_MIN_ATTEMPTS") or rate < setting("SMS_FAILOVER_ERROR_RATE")
 
 
 def sms_gateways_by_health() -> list[SmsGateway]:
@@ -183,7 +189,7 @@ def sms_gateways_by_health() -> list[SmsGateway]:
 
 
 def record_outcome(name: str, ok: bool) -> None:
-    """Count one attempt at gateway ``name`` (through the caller's session when there is no Redis).
+    """Count one attempt at gateway ``name`` (in the caller's transaction when there is no Redis).
     With a single gateway there is nothing to fail over to, and nothing is counted."""
     if len(configured_gateways()) < 2:
         return

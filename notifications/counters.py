@@ -32,8 +32,8 @@ def window_end(window_seconds: int, now: float | None = None) -> datetime:
 def hit(name: str, window_seconds: int, amount: int = 1) -> int:
     """Add ``amount`` to the current window of ``name``; return the window's new total.
 
-    The database fallback writes through the caller's session (the caller commits): on SQLite a
-    second connection would wait for the session's own write lock.
+    The database fallback writes in the caller's transaction (its ``transaction()`` block): on SQLite
+    a second connection would wait for the session's own write lock.
     """
     key = f"{PREFIX}{name}:{window_of(window_seconds)}"
     client = get_redis()
@@ -63,5 +63,5 @@ def read(name: str, window_seconds: int, windows: int = 1) -> int:
 
 
 def purge_expired() -> int:
-    """Delete expired database counters (the Redis ones expire by themselves). Caller commits."""
+    """Delete expired database counters (the Redis ones expire by themselves), in the caller's transaction."""
     return db.session.execute(delete(ChannelCounter).where(ChannelCounter.expires_at < utcnow())).rowcount

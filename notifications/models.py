@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -12,9 +13,36 @@ from mobile_api.extensions import db
 from mobile_api.pii import EncryptedText
 from mobile_api.timeutil import UTCDateTime, utcnow
 
-FINAL_STATUSES = ("delivered", "temporary_failure", "permanent_failure", "cancelled")
-STATUSES = ("created", "queued", "sending", "sent") + FINAL_STATUSES
-FAILED_STATUSES = ("temporary_failure", "permanent_failure")
+
+class NotificationStatus(StrEnum):
+    """Where a notification is: created → queued → sending → sent → one of the final statuses."""
+
+    CREATED = "created"  # in the outbox, not yet handed to the broker (or deferred back to it)
+    QUEUED = "queued"  # handed to the broker
+    SENDING = "sending"  # claimed by a worker, which may be talking to a gateway now
+    SENT = "sent"  # a gateway accepted it; its receipt will say whether it arrived
+    DELIVERED = "delivered"
+    TEMPORARY_FAILURE = "temporary_failure"
+    PERMANENT_FAILURE = "permanent_failure"
+    CANCELLED = "cancelled"  # no usable channel
+
+
+class Channel(StrEnum):
+    """How a notification reached (or was meant to reach) its recipient."""
+
+    INBOX = "inbox"
+    WECHAT = "wechat"
+    SMS = "sms"
+
+
+FINAL_STATUSES = (
+    NotificationStatus.DELIVERED,
+    NotificationStatus.TEMPORARY_FAILURE,
+    NotificationStatus.PERMANENT_FAILURE,
+    NotificationStatus.CANCELLED,
+)
+STATUSES = tuple(NotificationStatus)
+FAILED_STATUSES = (NotificationStatus.TEMPORARY_FAILURE, NotificationStatus.PERMANENT_FAILURE)
 
 
 def new_notification_id() -> str:
@@ -35,7 +63,7 @@ class Notification(db.Model):
     # Parameters can hold sign-in codes and names: sealed like every other personal datum.
     params: Mapped[str] = mapped_column(EncryptedText("notification.params"))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(24), default="created", index=True)
+    status: Mapped[str] = mapped_column(String(24), default=NotificationStatus.CREATED.value, index=True)
     channel: Mapped[str | None] = mapped_column(String(16))
     provider: Mapped[str | None] = mapped_column(String(32))
     provider_ref: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -1,9 +1,8 @@
 from marshmallow import Schema, fields, validate
 
 from mobile_api.pagination import PageArgs
-from notifications.models import STATUSES
-from notifications.service import RECEIPT_STATUSES
-from notifications.templates import CHANNELS
+from notifications.models import STATUSES, Channel
+from notifications.receipts import RECEIPT_STATUSES
 
 
 class SandboxQuery(PageArgs):
@@ -84,8 +83,8 @@ class ReceiptResult(Schema):
 
 
 class StaffNotificationQuery(PageArgs):
-    status = fields.String(validate=validate.OneOf(STATUSES))
-    channel = fields.String(validate=validate.OneOf(CHANNELS))
+    status = fields.String(validate=validate.OneOf([str(status) for status in STATUSES]))
+    channel = fields.String(validate=validate.OneOf([str(channel) for channel in Channel]))
     template_code = fields.String(validate=validate.Length(max=64))
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import random
 
-from flask import current_app
-
 from mobile_api.celery_app import celery
+from mobile_api.settings import setting
 from notifications import service
+from notifications.outbox import SEND_TASK, SEND_URGENT_TASK
 
 
 def backoff_seconds(attempts: int, base: float) -> float:
@@ -22,19 +22,20 @@ def backoff_seconds(attempts: int, base: float) -> float:
 
 def _send(task, notification_id: str) -> str:
     try:
-        return service.send(notification_id)
+        return str(service.send(notification_id))  # the status's plain value, for the worker's log
     except service.RetryLater as exc:
-        countdown = backoff_seconds(exc.attempts, current_app.config["NOTIFY_RETRY_BASE_SECONDS"])
+        countdown = backoff_seconds(exc.attempts, setting("NOTIFY_RETRY_BASE_SECONDS"))
         raise task.retry(countdown=countdown) from exc
 
 
+# Published by name from notifications/outbox.py (which must not import this module).
 # max_retries=None: the service decides when to give up (NOTIFY_MAX_ATTEMPTS), not Celery's default of 3.
-@celery.task(name="notifications.send", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+@celery.task(name=SEND_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def send_notification(self, notification_id: str) -> str:
     return _send(self, notification_id)
 
 
-@celery.task(name="notifications.send_urgent", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+@celery.task(name=SEND_URGENT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def send_urgent_notification(self, notification_id: str) -> str:
     return _send(self, notification_id)
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from string import Formatter
 
-CHANNELS = ("inbox", "wechat", "sms")
-PUSH_CHANNELS = ("wechat", "sms")
+from notifications.models import Channel
+
+CHANNELS = tuple(Channel)
+PUSH_CHANNELS = (Channel.WECHAT, Channel.SMS)
 
 
 class TemplateError(ValueError):
@@ -48,7 +50,7 @@ class Template:
             raise TemplateError(f"template {self.code}: body fields {sorted(names)} != params {sorted(self.params)}")
         unknown = set(self.channels) - set(CHANNELS)
         if unknown or not self.channels:
-            raise TemplateError(f"template {self.code}: channels must be among {CHANNELS}, got {self.channels}")
+            raise TemplateError(f"template {self.code}: channels must be among {', '.join(CHANNELS)}, got {self.channels}")
 
     def validate(self, params: dict) -> None:
         missing = set(self.params) - set(params)

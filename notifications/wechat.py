@@ -15,13 +15,15 @@ from datetime import timedelta
 
 import requests
 from flask import current_app
-from requests.adapters import HTTPAdapter
 from sqlalchemy import or_, select, update
 
 from mobile_api.extensions import db
+from mobile_api.http import outbound_session
 from mobile_api.redis_client import get_redis
+from mobile_api.settings import setting
 from mobile_api.sql import insert_ignoring_conflict
 from mobile_api.timeutil import utcnow
+from mobile_api.transactions import transaction
 from notifications.channels import ChannelError, SendResult
 from notifications.models import ChannelToken, SandboxMessage
 
@@ -42,7 +44,7 @@ class LocalWeChat:
     name = "wechat-local"
 
     def send(self, openid: str, template_id: str, page: str, params: dict, text: str, reference: str) -> SendResult:
-        if current_app.config["SANDBOX_MODE"]:
+        if setting("SANDBOX_MODE"):
             meta = {"reference": reference, "template_id": template_id, "page": page, "data": message_data(params)}
             db.session.add(SandboxMessage(channel="wechat", recipient=openid, content=text, meta=meta))
         return SendResult(self.name, f"local-{reference}", None, delivered=True)
@@ -53,9 +55,9 @@ class HttpWeChat:
 
     def __init__(self, base_url: str, appid: str, secret: str, timeout: float) -> None:
         self.base_url, self.appid, self.secret, self.timeout = base_url.rstrip("/"), appid, secret, timeout
-        self.session = requests.Session()
-        self.session.mount("http://", HTTPAdapter(pool_maxsize=16))
-        self.session.mount("https://", HTTPAdapter(pool_maxsize=16))
+        # No retries inside the session: a failed WeChat send falls back to SMS at once, and the token
+        # wait (``access_token``) is bounded by one timeout per call.
+        self.session = outbound_session(timeout=timeout, connect_retries=0, status_retries=0, pool_size=16)
 
     def send(self, openid: str, template_id: str, page: str, params: dict, text: str, reference: str) -> SendResult:
         token = access_token(self)
@@ -74,9 +76,7 @@ class HttpWeChat:
         if page:
             payload["page"] = page
         try:
-            response = self.session.post(
-                f"{self.base_url}/cgi-bin/message/subscribe/send", params={"access_token": token}, json=payload, timeout=self.timeout
-            )
+            response = self.session.post(f"{self.base_url}/cgi-bin/message/subscribe/send", params={"access_token": token}, json=payload)
             response.raise_for_status()
             return response.json()
         except requests.Timeout as exc:
@@ -89,7 +89,6 @@ class HttpWeChat:
             response = self.session.get(
                 f"{self.base_url}/cgi-bin/token",
                 params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
-                timeout=self.timeout,
             )
             body = response.json()
         except (requests.RequestException, ValueError) as exc:
@@ -100,14 +99,13 @@ class HttpWeChat:
 
 
 def get_wechat() -> LocalWeChat | HttpWeChat:
-    config = current_app.config
-    if config["WECHAT_PROVIDER"] != "http":
+    if setting("WECHAT_PROVIDER") != "http":
         return LocalWeChat()
-    key = (config["WECHAT_API_BASE"], config["WECHAT_APPID"], config["HTTP_TIMEOUT_SECONDS"])
+    base_url, appid, timeout = setting("WECHAT_API_BASE"), setting("WECHAT_APPID"), setting("HTTP_TIMEOUT_SECONDS")
     cache = current_app.extensions.setdefault("wechat_clients", {})
-    if key not in cache:  # one connection pool per process
-        cache[key] = HttpWeChat(config["WECHAT_API_BASE"], config["WECHAT_APPID"], config["WECHAT_SECRET"], config["HTTP_TIMEOUT_SECONDS"])
-    return cache[key]
+    if (base_url, appid, timeout) not in cache:  # one connection pool per process
+        cache[(base_url, appid, timeout)] = HttpWeChat(base_url, appid, setting("WECHAT_SECRET"), timeout)
+    return cache[(base_url, appid, timeout)]
 
 
 # --- the shared access token ----------------------------------------------------------------------
@@ -118,7 +116,7 @@ def _token_name(client: HttpWeChat) -> str:
 
 
 def _margin() -> int:
-    return current_app.config["WECHAT_TOKEN_MARGIN_SECONDS"]
+    return setting("WECHAT_TOKEN_MARGIN_SECONDS")
 
 
 def access_token(client: HttpWeChat, stale: str | None = None) -> str:
@@ -157,42 +155,48 @@ def _redis_token(redis_client, client: HttpWeChat, stale: str | None) -> str | N
 
 
 def _db_token(client: HttpWeChat, stale: str | None) -> str | None:
-    """Without Redis: a row per app id; a conditional UPDATE elects the process that refreshes it."""
+    """Without Redis: a row per app id; a conditional UPDATE elects the process that refreshes it.
+
+    Each step commits on its own: the election (a lease in ``refreshing_until``) must be visible to
+    the other processes while this one calls WeChat, and no transaction stays open across that call.
+    """
     name, now = _token_name(client), utcnow()
-    row = db.session.get(ChannelToken, name, populate_existing=True)
-    if row is not None and row.value and row.expires_at > now and row.value != stale:
-        token = row.value
-        db.session.commit()
-        return token
-    insert_ignoring_conflict(ChannelToken, name=name, value=None, expires_at=now, refreshing_until=None)
-    elected = db.session.execute(
-        update(ChannelToken)
-        .where(ChannelToken.name == name, or_(ChannelToken.refreshing_until.is_(None), ChannelToken.refreshing_until < now))
-        .values(refreshing_until=now + timedelta(seconds=LOCK_SECONDS))
-    ).rowcount
-    db.session.commit()
+    with transaction():
+        row = db.session.get(ChannelToken, name, populate_existing=True)
+        if row is not None and row.value and row.expires_at > now and row.value != stale:
+            return row.value
+        insert_ignoring_conflict(ChannelToken, name=name, value=None, expires_at=now, refreshing_until=None)
+        elected = db.session.execute(
+            update(ChannelToken)
+            .where(ChannelToken.name == name, or_(ChannelToken.refreshing_until.is_(None), ChannelToken.refreshing_until < now))
+            .values(refreshing_until=now + timedelta(seconds=LOCK_SECONDS))
+        ).rowcount
     if not elected:
-        return None
-    row = db.session.get(ChannelToken, name, populate_existing=True)
-    if row.value and row.expires_at > utcnow() and row.value != stale:  # refreshed while we looked
-        token = row.value
-        db.session.execute(update(ChannelToken).where(ChannelToken.name == name).values(refreshing_until=None))
-        db.session.commit()
-        return token
+        return None  # another process holds the lease: the caller waits and looks again
+    with transaction():
+        row = db.session.get(ChannelToken, name, populate_existing=True)
+        if row.value and row.expires_at > utcnow() and row.value != stale:  # refreshed while we looked
+            token = row.value
+            _release_lease(name)
+            return token
     try:
         token, expires_in = client.fetch_token()
     except ChannelError:
-        db.session.execute(update(ChannelToken).where(ChannelToken.name == name).values(refreshing_until=None))
-        db.session.commit()
+        with transaction():
+            _release_lease(name)
         raise
-    db.session.execute(
-        update(ChannelToken)
-        .where(ChannelToken.name == name)
-        .values(value=token, expires_at=utcnow() + timedelta(seconds=max(1, expires_in - _margin())), refreshing_until=None)
-    )
-    db.session.commit()
+    with transaction():
+        db.session.execute(
+            update(ChannelToken)
+            .where(ChannelToken.name == name)
+            .values(value=token, expires_at=utcnow() + timedelta(seconds=max(1, expires_in - _margin())), refreshing_until=None)
+        )
     log.info("wechat access token refreshed (valid %d s)", expires_in)
     return token
+
+
+def _release_lease(name: str) -> None:
+    db.session.execute(update(ChannelToken).where(ChannelToken.name == name).values(refreshing_until=None))
 
 
 def cached_token_expiry() -> float | None:

@@ -106,7 +106,9 @@ def test_broker_down_while_requests_commit_then_everything_is_sent(app, gateways
         "ids = []\n"
         "with app.app_context():\n"
         "    for _ in range(20):\n"
-        "        ids.append(service.notify(unique_phone(), 'notifications.sms_notice', {'content': '办件进度更新'}, dedupe_key=uuid.uuid4().hex))\n"
+        "        ids.append(service.notify(\n"
+        "            unique_phone(), 'notifications.sms_notice', {'content': '办件进度更新'}, dedupe_key=uuid.uuid4().hex\n"
+        "        ))\n"
         "        db.session.commit()\n"
         "print(json.dumps({'codes': codes, 'phones': phones, 'ids': ids}))\n"
     )

@@ -225,3 +225,27 @@ def test_sweep_publishes_rows_the_broker_never_got(app_context):
     assert service.sweep_stuck(timedelta(seconds=0)) >= 1
     assert _row(notification_id).status == "queued"
     assert json.loads(_row(notification_id).params) == {"content": "补发"}
+
+
+def test_row_whose_template_no_longer_exists_fails_for_good_instead_of_crashing(app_context, make_citizen):
+    citizen = make_citizen()
+    notification_id = service.notify(citizen["account"], "notifications.service_notice", {"content": "旧版本"}, dedupe_key=_key())
+    db.session.commit()
+    # Written by an older release whose template this one no longer has.
+    db.session.execute(update(Notification).where(Notification.id == notification_id).values(template_code="gone.template"))
+    db.session.commit()
+    assert service.send(notification_id) == "permanent_failure"
+    row = _row(notification_id)
+    assert row.last_error.startswith("template_error") and row.final_at is not None
+    assert _history(notification_id) == ["created", "queued", "sending", "permanent_failure"]
+    assert db.session.scalar(select(InboxMessage).where(InboxMessage.notification_id == notification_id)) is None
+
+
+def test_send_refuses_to_run_inside_a_callers_transaction_block(app_context):
+    from mobile_api.transactions import transaction
+
+    notification_id = service.notify(unique_phone(), "notifications.sms_notice", {"content": "嵌套"}, dedupe_key=_key())
+    db.session.commit()
+    with pytest.raises(RuntimeError), transaction():
+        service.send(notification_id)
+    assert _row(notification_id).status == "queued"  # not claimed

@@ -1,0 +1,298 @@
+"""Sending one notification: claim it, choose its channel, send it, record the result.
+
+Each step that writes is a ``transaction()`` block of its own, committed before the next network call:
+
+1. the claim (``sending``, ``attempts + 1``, and the recipient's rate-limit count), committed before
+   any gateway is called: no write transaction is open during a network call, and a worker that dies
+   mid-send leaves the row ``sending``, which the sweep settles by asking the gateways whether they got
+   it (never by sending again);
+2. for WeChat, one subscription consumed (also before the call: a grant allows one message);
+3. the result (``sent``/``delivered`` with the inbox copy, or a failure), committed with relaxed
+   durability on PostgreSQL (``_relaxed_durability``).
+
+Because those commits must really happen, ``send()`` refuses to run inside a caller's block.
+Channels, per template in order: ``inbox`` (a copy for account holders), then the first usable of
+``wechat`` (bound + subscribed; refused → SMS) and ``sms`` (failover between gateways by error rate).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, text, update
+
+from mobile_api.extensions import db
+from mobile_api.settings import setting
+from mobile_api.sql import insert_ignoring_conflict
+from mobile_api.timeutil import utcnow
+from mobile_api.transactions import in_transaction_block, transaction
+from notifications import counters
+from notifications.channels import ChannelError, SendResult, all_sms_gateways, get_sms_gateway, record_outcome, sms_segments
+from notifications.inbox import get_preferences, set_subscription
+from notifications.models import (
+    FAILED_STATUSES,
+    Channel,
+    InboxMessage,
+    Notification,
+    NotificationEvent,
+    NotificationStatus,
+    WechatSubscription,
+)
+from notifications.templates import Template, TemplateError, get_template
+from notifications.transitions import load, transition
+from notifications.wechat import get_wechat
+
+
+class RetryLater(Exception):
+    """A temporary failure; the task should retry with backoff."""
+
+    def __init__(self, attempts: int) -> None:
+        super().__init__(attempts)
+        self.attempts = attempts
+
+
+def send(notification_id: str) -> str:
+    """Send one notification if nobody else is sending it. Returns the resulting status.
+
+    Raises ``RetryLater`` after a temporary failure (the row is ``queued`` again).
+    """
+    if in_transaction_block():
+        raise RuntimeError("send() commits its claim before calling a gateway: call it outside a transaction() block")
+    now = utcnow()
+    with transaction():  # step 1, the claim
+        claimed = transition(
+            notification_id,
+            NotificationStatus.SENDING,
+            where=or_(Notification.deliver_after.is_(None), Notification.deliver_after <= now + timedelta(seconds=1)),
+            attempts=Notification.attempts + 1,
+        )
+        notification = load(notification_id)
+        if not claimed:  # somebody else has it, it is final, or it is not due yet
+            return notification.status if notification is not None else "missing"
+        try:
+            template = get_template(notification.template_code)
+        except TemplateError as exc:  # no template, so no inbox copy either
+            _finish(notification, NotificationStatus.PERMANENT_FAILURE, f"template_error: {exc}", inbox=False)
+            return NotificationStatus.PERMANENT_FAILURE
+        too_old = _age_limit_exceeded(notification, template, now)
+        if too_old:
+            _finish(notification, NotificationStatus.PERMANENT_FAILURE, too_old, inbox=False)
+            return NotificationStatus.PERMANENT_FAILURE
+        channels, skipped = _usable_push_channels(notification, template)
+        if channels[:1] == [Channel.SMS] and _deferred_by_rate_limit(notification):
+            return NotificationStatus.CREATED
+    return _send_claimed(notification, template, json.loads(notification.params), channels, skipped)
+
+
+def _age_limit_exceeded(notification: Notification, template: Template, now: datetime) -> str | None:
+    limit = template.max_age_seconds or setting("NOTIFY_URGENT_MAX_AGE_SECONDS" if notification.urgent else "NOTIFY_MAX_AGE_SECONDS")
+    start = max(notification.created_at, notification.deliver_after or notification.created_at)
+    age = (now - start).total_seconds()
+    return f"expired: not sent within {limit} s (age {int(age)} s)" if age > limit else None
+
+
+def _usable_push_channels(notification: Notification, template: Template) -> tuple[list[str], list[str]]:
+    prefs = get_preferences(notification.account_id) if notification.account_id else None
+    usable, skipped = [], []
+    for channel in template.push_channels:
+        if prefs is not None and not notification.essential and not prefs[channel]:
+            skipped.append(f"{channel}: opted out")
+        elif channel == Channel.WECHAT and not (notification.wechat_openid and template.wechat_template_id and notification.account_id):
+            skipped.append("wechat: not bound")
+        elif channel == Channel.SMS and not notification.phone:
+            skipped.append("sms: no phone")
+        else:
+            usable.append(channel)
+    return usable, skipped
+
+
+def _send_claimed(notification: Notification, template: Template, params: dict, channels: list[str], skipped: list[str]) -> str:
+    text = template.render(params)
+    for position, channel in enumerate(channels):
+        if channel == Channel.WECHAT:
+            result = _send_wechat(notification, template, params, text)
+            if result is not None:
+                return _record_sent(notification, Channel.WECHAT, result)
+            skipped.append("wechat: fell back")
+            continue
+        if position > 0:  # SMS as a fallback was not counted in the claim: count it, committed before the gateway call
+            with transaction():
+                deferred = _deferred_by_rate_limit(notification)
+            if deferred:
+                return NotificationStatus.CREATED
+        return _send_sms(notification, text)
+    if Channel.INBOX in template.channels and notification.account_id:
+        _finish(
+            notification,
+            NotificationStatus.DELIVERED,
+            "inbox only" + (f" ({'; '.join(skipped)})" if skipped else ""),
+            channel=Channel.INBOX,
+        )
+        return NotificationStatus.DELIVERED
+    _finish(notification, NotificationStatus.CANCELLED, "no usable channel" + (f": {'; '.join(skipped)}" if skipped else ""), inbox=False)
+    return NotificationStatus.CANCELLED
+
+
+def _send_wechat(notification: Notification, template: Template, params: dict, text: str) -> SendResult | None:
+    """Send by WeChat if the citizen holds a subscription for this template; None means fall back."""
+    with transaction():  # step 2: the grant is used once, committed before WeChat is called
+        consumed = db.session.execute(
+            update(WechatSubscription)
+            .where(
+                WechatSubscription.account_id == notification.account_id,
+                WechatSubscription.template_code == template.code,
+                WechatSubscription.remaining > 0,
+            )
+            .values(remaining=WechatSubscription.remaining - 1, updated_at=utcnow())
+        ).rowcount
+        if not consumed:
+            _note(notification, "wechat: no subscription, SMS instead")
+    if not consumed:
+        return None
+    try:
+        return get_wechat().send(
+            notification.wechat_openid, template.wechat_template_id, template.wechat_page, params, text, notification.id
+        )
+    except ChannelError as exc:
+        with transaction():
+            if exc.reason == "wechat_not_subscribed":
+                set_subscription(notification.account_id, template.code, 0)
+            _note(notification, f"wechat failed, SMS instead: {exc.reason}")
+        return None
+
+
+def _note(notification: Notification, detail: str) -> None:
+    """A history row that changes no status (why a channel was skipped), in the caller's transaction."""
+    db.session.add(NotificationEvent(notification_id=notification.id, status=NotificationStatus.SENDING, detail=detail))
+
+
+def _deferred_by_rate_limit(notification: Notification) -> bool:
+    """Per-recipient SMS limit for non-urgent messages (shared by all workers), counted in the
+    caller's transaction. Over the limit, the message goes back to the outbox until the window ends."""
+    if notification.urgent:
+        return False
+    window = setting("NOTIFY_SMS_RATE_WINDOW_SECONDS")
+    if counters.hit(f"rate:sms:{notification.phone}", window) <= setting("NOTIFY_SMS_PER_RECIPIENT"):
+        return False
+    counters.hit(f"rate:sms:{notification.phone}", window, amount=-1)  # it was not sent after all
+    limited_until = counters.window_end(window)
+    transition(
+        notification.id,
+        NotificationStatus.CREATED,
+        f"rate limited: deferred to {limited_until.isoformat()}",
+        deliver_after=limited_until,
+        attempts=Notification.attempts - 1,
+    )
+    return True
+
+
+# --- SMS ------------------------------------------------------------------------------------------
+
+
+def _send_sms(notification: Notification, text: str) -> str:
+    """Send by SMS (unless a gateway already has it) and record the result. Raises ``RetryLater``."""
+    already_there = _already_at_a_gateway(notification)
+    if already_there is not None:
+        return _record_sent(notification, Channel.SMS, already_there)
+    gateway = get_sms_gateway()
+    try:
+        result = gateway.send(notification.phone, text, notification.id)
+    except ChannelError as exc:
+        # Kept although the task then fails: the gateway's error count and the attempt's outcome.
+        with transaction():
+            record_outcome(gateway.name, ok=False)
+            gave_up = _record_failed_attempt(notification, gateway.name, exc)
+        if gave_up:
+            return NotificationStatus.PERMANENT_FAILURE
+        raise RetryLater(notification.attempts) from exc
+    with transaction():
+        record_outcome(gateway.name, ok=True)
+        return _record_sent(notification, Channel.SMS, result)
+
+
+def _already_at_a_gateway(notification: Notification) -> SendResult | None:
+    """After a timeout the gateway may have accepted the message anyway: ask before sending again."""
+    if notification.attempts < 2 or "timeout" not in (notification.last_error or ""):
+        return None
+    for gateway in all_sms_gateways():
+        try:
+            reference = gateway.lookup(notification.id)
+        except ChannelError:
+            continue
+        if reference:
+            return SendResult(gateway.name, reference, sms_segments(template_text(notification)))
+    return None
+
+
+def template_text(notification: Notification) -> str:
+    return get_template(notification.template_code).render(json.loads(notification.params))
+
+
+def _record_failed_attempt(notification: Notification, provider: str, exc: ChannelError) -> bool:
+    """A rejection or the last allowed attempt fails the message for good (True); otherwise it goes
+    back to ``queued`` for the task's retry (False). In the caller's transaction."""
+    if exc.permanent:
+        _finish(notification, NotificationStatus.PERMANENT_FAILURE, exc.reason, provider=provider, channel=Channel.SMS)
+        return True
+    if notification.attempts >= setting("NOTIFY_MAX_ATTEMPTS"):
+        reason = f"gave up after {notification.attempts} attempts; last: {exc.reason}"
+        _finish(notification, NotificationStatus.PERMANENT_FAILURE, reason, provider=provider, channel=Channel.SMS)
+        return True
+    transition(
+        notification.id,
+        NotificationStatus.QUEUED,
+        f"attempt {notification.attempts} failed, retrying: {exc.reason}",
+        last_error=exc.reason,
+    )
+    return False
+
+
+# --- recording the result -------------------------------------------------------------------------
+
+
+def _record_sent(notification: Notification, channel: Channel, result: SendResult) -> str:
+    """Step 3: what the channel accepted, with the inbox copy (and a local adapter's sandbox row)."""
+    values = {"channel": channel, "provider": result.provider, "provider_ref": result.provider_ref, "segments": result.segments}
+    with transaction():
+        _relaxed_durability()
+        _add_inbox_copy(notification)
+        transition(notification.id, NotificationStatus.SENT, f"{channel} via {result.provider}", sent_at=utcnow(), **values)
+        if result.delivered:
+            transition(notification.id, NotificationStatus.DELIVERED, f"{result.provider}: accepted by the recipient's channel")
+    return NotificationStatus.DELIVERED if result.delivered else NotificationStatus.SENT
+
+
+def _relaxed_durability() -> None:
+    """PostgreSQL: this transaction's commit need not wait for the WAL flush. Safe for the result of a
+    send: if a database crash lost it, the row is still ``sending`` and the sweep settles it by asking
+    the gateway (never by sending again). Claims stay fully durable."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+def _finish(notification: Notification, status: NotificationStatus, detail: str, *, inbox: bool = True, **values: Any) -> None:
+    """Move to a final status (inbox copy included when the template has one)."""
+    with transaction():
+        if inbox:
+            _add_inbox_copy(notification)
+        if status in FAILED_STATUSES:
+            values["last_error"] = detail
+        transition(notification.id, status, detail, **values)
+
+
+def _add_inbox_copy(notification: Notification) -> None:
+    if not notification.account_id:
+        return
+    template = get_template(notification.template_code)
+    if Channel.INBOX not in template.channels:
+        return
+    insert_ignoring_conflict(
+        InboxMessage,
+        account_id=notification.account_id,
+        notification_id=notification.id,
+        title=template.title or "消息通知",
+        body=template.render(json.loads(notification.params)),
+        created_at=utcnow(),
+    )
