@@ -42,7 +42,7 @@ def outbound_session(
     retry = Retry(
         total=None,
         connect=connect_retries,
-        read=0,
+        read=False,  # a read timeout surfaces as requests.ReadTimeout, never re-sent
         status=status_retries,
         other=0,
         allowed_methods=Retry.DEFAULT_ALLOWED_METHODS,  # idempotent methods only
