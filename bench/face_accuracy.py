@@ -32,7 +32,7 @@ PERSON = {
 def encodings() -> list[tuple[str, str, object]]:
     import face_recognition
 
-    from auth import face
+    from auth.face import images as face
 
     found = []
     for name, people in PERSON.items():
@@ -52,7 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threshold", type=float, default=0.5)
     args = parser.parse_args()
-    from auth.face import face_distance
+    from auth.face.images import face_distance
 
     faces = encodings()
     rows = []
