@@ -2,7 +2,7 @@
 
     python bench/face_accuracy.py [--threshold 0.5]
 
-Uses the same decoding and encoding as the face worker (auth/face.py): EXIF orientation, RGB,
+Uses the same decoding and encoding as the face worker (auth/face/images.py): EXIF orientation, RGB,
 downscale to 800 px, HOG detection, 128-d encoding. Faces of the two-face photo count separately.
 """
 
