@@ -17,6 +17,7 @@ import logging
 import requests
 from flask import current_app
 from marshmallow import ValidationError
+from werkzeug.datastructures import FileStorage
 
 from auth.face import images
 from auth.face.messages import reason_title
@@ -113,6 +114,6 @@ def import_reference_photo(id_number: str, data: bytes, source: str, actor: str)
     }
 
 
-def import_uploaded_reference_photo(id_number: str, upload, actor: str) -> dict:
+def import_uploaded_reference_photo(id_number: str, upload: FileStorage, actor: str) -> dict:
     """The admin endpoint's upload: read at most one byte past the cap, then as :func:`import_reference_photo`."""
     return import_reference_photo(id_number, upload.stream.read(setting("FACE_MAX_IMAGE_BYTES") + 1), "admin", actor)

@@ -12,6 +12,7 @@ import time
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
+from werkzeug.datastructures import FileStorage
 
 from auth.face import images, store
 from auth.face.attempts import check_not_locked, record_decision, take_attempt
@@ -150,7 +151,7 @@ def _consume_challenge(account: Account, challenge_id: str) -> FaceChallenge:
 # --- Submission -------------------------------------------------------------------------------------
 
 
-def _read_upload(upload, field: str) -> bytes:
+def _read_upload(upload: FileStorage, field: str) -> bytes:
     max_bytes = setting("FACE_MAX_IMAGE_BYTES")
     data = upload.stream.read(max_bytes + 1)
     try:
@@ -165,7 +166,9 @@ def _read_upload(upload, field: str) -> bytes:
     return data
 
 
-def submit_verification(account: Account, challenge_id: str, frames: list, id_card_photo=None, wait: float = 0) -> tuple[dict, int]:
+def submit_verification(
+    account: Account, challenge_id: str, frames: list[FileStorage], id_card_photo: FileStorage | None = None, wait: float = 0
+) -> tuple[dict, int]:
     """Check the uploads' headers, consume the challenge, count the attempt, queue ``face.verify``.
 
     One transaction: a refusal (used or expired challenge, daily limit) leaves the challenge and the

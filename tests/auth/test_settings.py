@@ -42,4 +42,6 @@ def test_face_tasks_are_routed_to_the_face_queue_and_purged_by_beat(app):
     job = app.extensions["beat_schedule"]["face-purge-stale"]
     assert (job["task"], job["options"]["queue"]) == ("face.purge_stale", QueueNames.FACE)
     assert {"face.verify", "face.purge_stale"} <= set(celery.tasks)
+    # Queued by name (auth.face.dispatch), the decision still lands on the face queue.
+    assert celery.amqp.router.route({}, "face.verify")["queue"].name == QueueNames.FACE
     assert "import-photo" in app.cli.commands["identity"].commands
