@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_jwt_extended import get_jwt, jwt_required
 from flask_smorest import Blueprint
 
@@ -26,18 +25,20 @@ from auth.tokens import revoke_family, rotate_refresh_token
 from mobile_api.access import current_account, current_staff, requires, staff_actor
 from mobile_api.extensions import limiter, principal_or_ip
 from mobile_api.roles import ADMIN
+from mobile_api.settings import setting
 
 auth_blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="登录：短信验证码、令牌、微信小程序")
 me_blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="我的账号与实名认证")
 staff_auth_blp = Blueprint("staff_auth", __name__, url_prefix="/api/v1/staff", description="工作人员登录与身份库管理")
 
 
+# Flask-Limiter calls these per request, so the limits follow the app's settings (tests, env).
 def _sms_ip_limit() -> str:
-    return current_app.config["SMS_CODE_DAILY_PER_IP"]
+    return setting("SMS_CODE_DAILY_PER_IP")
 
 
 def _identity_limit() -> str:
-    return current_app.config["IDENTITY_ATTEMPTS_LIMIT"]
+    return setting("IDENTITY_ATTEMPTS_LIMIT")
 
 
 @auth_blp.route("/sms-codes", methods=["POST"])

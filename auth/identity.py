@@ -11,14 +11,14 @@ from enum import StrEnum
 
 import requests
 from flask import current_app
-from requests.adapters import HTTPAdapter
 from sqlalchemy import select
-from urllib3.util.retry import Retry
 
 from auth.models import Resident
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
+from mobile_api.http import outbound_session
 from mobile_api.pii import blind_index
+from mobile_api.settings import setting
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +41,14 @@ class HttpIdentityAuthority:
     """``POST {IDENTITY_AUTHORITY_URL}/v1/identity/verify {name, id_number}`` → ``{"result": "match"|…}``."""
 
     def __init__(self, base_url: str, api_key: str | None, timeout: float) -> None:
-        self.base_url, self.timeout = base_url.rstrip("/"), timeout
-        self.session = requests.Session()
-        retry = Retry(total=2, backoff_factor=0.2, status_forcelist=(502, 503, 504), allowed_methods=None)
-        self.session.mount("http://", HTTPAdapter(max_retries=retry))
-        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        self.base_url = base_url.rstrip("/")
+        self.session = outbound_session(timeout=timeout)
         if api_key:
             self.session.headers["Authorization"] = f"Bearer {api_key}"
 
     def verify(self, name: str, id_number: str) -> IdentityResult:
         try:
-            response = self.session.post(
-                f"{self.base_url}/v1/identity/verify", json={"name": name, "id_number": id_number}, timeout=self.timeout
-            )
+            response = self.session.post(f"{self.base_url}/v1/identity/verify", json={"name": name, "id_number": id_number})
             response.raise_for_status()
             return IdentityResult(response.json()["result"])
         except (requests.RequestException, KeyError, ValueError) as exc:
@@ -62,12 +57,11 @@ class HttpIdentityAuthority:
 
 
 def get_identity_authority() -> LocalIdentityAuthority | HttpIdentityAuthority:
-    config = current_app.config
-    if config["IDENTITY_PROVIDER"] == "http":
+    if setting("IDENTITY_PROVIDER") == "http":
         authority = current_app.extensions.get("identity_authority")
         if authority is None:  # one session (connection pool) per process
             authority = HttpIdentityAuthority(
-                config["IDENTITY_AUTHORITY_URL"], config["IDENTITY_AUTHORITY_KEY"], config["HTTP_TIMEOUT_SECONDS"]
+                setting("IDENTITY_AUTHORITY_URL"), setting("IDENTITY_AUTHORITY_KEY"), setting("HTTP_TIMEOUT_SECONDS")
             )
             current_app.extensions["identity_authority"] = authority
         return authority

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from marshmallow import ValidationError
 from sqlalchemy import case, select, update
@@ -30,8 +29,10 @@ from mobile_api.errors import Problem
 from mobile_api.extensions import db
 from mobile_api.pii import blind_index, mask_id_number, mask_name, mask_phone
 from mobile_api.roles import ALL_ROLES
+from mobile_api.settings import setting
 from mobile_api.sql import insert_ignoring_conflict
 from mobile_api.timeutil import CITY_TZ, city_now, city_today, utcnow
+from mobile_api.transactions import transaction
 from notifications.service import notify
 from notifications.templates import SMS_SIGN_IN_CODE
 
@@ -71,7 +72,7 @@ def check_id_number(value: str) -> str:
 
 
 def _code_hash(phone: str, code: str) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
+    key = setting("SECRET_KEY").encode()
     return hmac.new(key, f"sms:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -83,109 +84,128 @@ def _seconds_to_city_midnight() -> int:
 
 def request_sms_code(phone: str) -> dict:
     """Issue a 6-digit code for ``phone`` and queue the SMS (urgent). Cooldown and daily cap apply."""
-    config = current_app.config
     now, today = utcnow(), city_today()
-    cooldown = timedelta(seconds=config["SMS_CODE_RESEND_SECONDS"])
-    ttl = config["SMS_CODE_TTL_SECONDS"]
-    insert_ignoring_conflict(SmsCode, phone=phone, code_hash=None, expires_at=now, attempts=0, sent_at=_EPOCH, day=today, day_count=0)
+    cooldown = timedelta(seconds=setting("SMS_CODE_RESEND_SECONDS"))
+    ttl = setting("SMS_CODE_TTL_SECONDS")
     code = f"{secrets.randbelow(10**6):06d}"
-    # One conditional UPDATE: the cooldown and the daily cap hold however many processes race here.
-    issued = db.session.execute(
+    with transaction():
+        insert_ignoring_conflict(SmsCode, phone=phone, code_hash=None, expires_at=now, attempts=0, sent_at=_EPOCH, day=today, day_count=0)
+        # One conditional UPDATE: the cooldown and the daily cap hold however many processes race here.
+        issued = db.session.execute(
+            update(SmsCode)
+            .where(
+                SmsCode.phone == phone,
+                SmsCode.sent_at <= now - cooldown,
+                (SmsCode.day != today) | (SmsCode.day_count < setting("SMS_CODE_DAILY_PER_PHONE")),
+            )
+            .values(
+                code_hash=_code_hash(phone, code),
+                expires_at=now + timedelta(seconds=ttl),
+                attempts=0,
+                sent_at=now,
+                day_count=case((SmsCode.day == today, SmsCode.day_count + 1), else_=1),
+                day=today,
+            )
+        ).rowcount
+        if not issued:
+            raise _not_issued_problem(db.session.get(SmsCode, phone, populate_existing=True), now, cooldown)
+        notify(
+            phone,
+            SMS_SIGN_IN_CODE.code,
+            {"code": code, "minutes": ttl // 60},
+            dedupe_key=f"sms-code:{phone}:{now.isoformat()}:{secrets.token_hex(4)}",
+            urgent=True,
+        )
+    return {"expires_in": ttl, "resend_after": setting("SMS_CODE_RESEND_SECONDS")}
+
+
+def _not_issued_problem(row: SmsCode, now: datetime, cooldown: timedelta) -> Problem:
+    wait = (row.sent_at + cooldown - now).total_seconds()
+    if wait > 0:
+        return Problem(429, "sms_code_cooldown", f"验证码已发送，请{int(wait) + 1}秒后再试", headers={"Retry-After": str(int(wait) + 1)})
+    return Problem(
+        429,
+        "sms_code_daily_limit",
+        "今天获取验证码的次数已达上限，请明天再试",
+        headers={"Retry-After": str(_seconds_to_city_midnight())},
+    )
+
+
+def _spend_sms_code(phone: str, code: str, now: datetime) -> bool:
+    """Spend the code if it is right, unexpired and not out of attempts (joins the caller's transaction)."""
+    spent = db.session.execute(
         update(SmsCode)
         .where(
             SmsCode.phone == phone,
-            SmsCode.sent_at <= now - cooldown,
-            (SmsCode.day != today) | (SmsCode.day_count < config["SMS_CODE_DAILY_PER_PHONE"]),
-        )
-        .values(
-            code_hash=_code_hash(phone, code),
-            expires_at=now + timedelta(seconds=ttl),
-            attempts=0,
-            sent_at=now,
-            day_count=case((SmsCode.day == today, SmsCode.day_count + 1), else_=1),
-            day=today,
-        )
-    ).rowcount
-    if not issued:
-        row = db.session.get(SmsCode, phone)
-        db.session.rollback()
-        wait = (row.sent_at + cooldown - now).total_seconds()
-        if wait > 0:
-            raise Problem(429, "sms_code_cooldown", f"验证码已发送，请{int(wait) + 1}秒后再试", headers={"Retry-After": str(int(wait) + 1)})
-        raise Problem(
-            429,
-            "sms_code_daily_limit",
-            "今天获取验证码的次数已达上限，请明天再试",
-            headers={"Retry-After": str(_seconds_to_city_midnight())},
-        )
-    notify(
-        phone,
-        SMS_SIGN_IN_CODE.code,
-        {"code": code, "minutes": ttl // 60},
-        dedupe_key=f"sms-code:{phone}:{now.isoformat()}:{secrets.token_hex(4)}",
-        urgent=True,
-    )
-    db.session.commit()
-    return {"expires_in": ttl, "resend_after": config["SMS_CODE_RESEND_SECONDS"]}
-
-
-def _consume_sms_code(phone: str, code: str) -> None:
-    now = utcnow()
-    max_attempts = current_app.config["SMS_CODE_MAX_ATTEMPTS"]
-    consumed = db.session.execute(
-        update(SmsCode)
-        .where(
-            SmsCode.phone == phone, SmsCode.code_hash == _code_hash(phone, code), SmsCode.expires_at > now, SmsCode.attempts < max_attempts
+            SmsCode.code_hash == _code_hash(phone, code),
+            SmsCode.expires_at > now,
+            SmsCode.attempts < setting("SMS_CODE_MAX_ATTEMPTS"),
         )
         .values(code_hash=None)
     ).rowcount
-    if consumed:
-        return
-    # Wrong code: count the attempt; the code dies on the last one.
-    db.session.execute(
-        update(SmsCode)
-        .where(SmsCode.phone == phone, SmsCode.code_hash.is_not(None))
-        .values(
-            attempts=SmsCode.attempts + 1,
-            code_hash=case((SmsCode.attempts + 1 >= max_attempts, None), else_=SmsCode.code_hash),
+    return bool(spent)
+
+
+def _count_wrong_code(phone: str, now: datetime) -> Problem:
+    """Count a wrong try in its own transaction (kept although the request fails); the code dies on the last one."""
+    max_attempts = setting("SMS_CODE_MAX_ATTEMPTS")
+    with transaction():
+        db.session.execute(
+            update(SmsCode)
+            .where(SmsCode.phone == phone, SmsCode.code_hash.is_not(None))
+            .values(
+                attempts=SmsCode.attempts + 1,
+                code_hash=case((SmsCode.attempts + 1 >= max_attempts, None), else_=SmsCode.code_hash),
+            )
         )
-    )
-    db.session.commit()
     row = db.session.get(SmsCode, phone)
     if row is None or row.code_hash is None:
-        raise Problem(401, "sms_code_invalid", "验证码已失效，请重新获取")
+        return Problem(401, "sms_code_invalid", "验证码已失效，请重新获取")
     if row.expires_at <= now:
-        raise Problem(401, "sms_code_expired", "验证码已过期，请重新获取")
+        return Problem(401, "sms_code_expired", "验证码已过期，请重新获取")
     left = max_attempts - row.attempts
-    raise Problem(401, "sms_code_wrong", f"验证码不正确，还可以再试{left}次", attempts_left=left)
+    return Problem(401, "sms_code_wrong", f"验证码不正确，还可以再试{left}次", attempts_left=left)
 
 
 def sign_in_with_sms(phone: str, code: str, wechat_ticket: str | None = None) -> tuple[TokenPair, Account]:
-    """Check the code, create the account on first sign-in, optionally bind WeChat, issue tokens."""
+    """Check the code, create the account on first sign-in, optionally bind WeChat, issue tokens.
+
+    Spending the code, the account and the tokens are one transaction; a wrong code is counted in a
+    transaction of its own, after that one ended with nothing written.
+    """
     openid = _read_wechat_ticket(wechat_ticket) if wechat_ticket else None
-    _consume_sms_code(phone, code)
+    now = utcnow()
+    try:
+        with transaction():
+            spent = _spend_sms_code(phone, code, now)
+            if spent:
+                account = _account_for_phone(phone)
+                if openid:
+                    _bind_wechat(account, openid)
+                account.last_sign_in_at = now
+                pair = issue_tokens(CITIZEN, account.id)
+    except IntegrityError:  # another account bound this WeChat a moment ago
+        raise Problem(409, "wechat_already_bound", "该微信已绑定其他账号") from None
+    if not spent:
+        raise _count_wrong_code(phone, now)
+    return pair, account
+
+
+def _account_for_phone(phone: str) -> Account:
+    """The phone's account, created on first sign-in (in the caller's transaction)."""
     account = db.session.scalar(select(Account).where(Account.phone == phone))
     if account is None:
         account = Account(phone=phone, level=1)
         db.session.add(account)
         db.session.flush()
-    if openid:
-        _bind_wechat(account, openid)
-    account.last_sign_in_at = utcnow()
-    pair = issue_tokens(CITIZEN, account.id)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Problem(409, "wechat_already_bound", "该微信已绑定其他账号") from None
-    return pair, account
+    return account
 
 
 # --- WeChat ------------------------------------------------------------------------------------
 
 
 def _ticket_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="wechat-bind")
+    return URLSafeTimedSerializer(setting("SECRET_KEY"), salt="wechat-bind")
 
 
 def _read_wechat_ticket(ticket: str) -> str:
@@ -213,9 +233,9 @@ def sign_in_with_wechat(code: str) -> dict:
     if account is None:
         ticket = _ticket_serializer().dumps({"openid": openid})
         return {"phone_required": True, "wechat_ticket": ticket, "ticket_expires_in": WECHAT_TICKET_SECONDS}
-    account.last_sign_in_at = utcnow()
-    pair = issue_tokens(CITIZEN, account.id)
-    db.session.commit()
+    with transaction():
+        account.last_sign_in_at = utcnow()
+        pair = issue_tokens(CITIZEN, account.id)
     return {"phone_required": False, **pair.as_dict(), "account": account_summary(account)}
 
 
@@ -251,13 +271,12 @@ def verify_identity(account: Account, name: str, id_number: str) -> Account:
         raise Problem(422, "identity_not_found", "未查询到该身份证号的户籍信息，请核对")
     if result is IdentityResult.MISMATCH:
         raise Problem(422, "identity_mismatch", "姓名与身份证号不一致，请核对")
-    account.name, account.id_number, account.id_number_index = name, id_number, index
-    account.level = max(account.level, 2)
-    account.verified_at = utcnow()
     try:
-        db.session.commit()
+        with transaction():
+            account.name, account.id_number, account.id_number_index = name, id_number, index
+            account.level = max(account.level, 2)
+            account.verified_at = utcnow()
     except IntegrityError:  # another account took this ID number a moment ago
-        db.session.rollback()
         raise Problem(409, "id_number_bound_elsewhere", "该身份证号已绑定其他账号，如有疑问请拨打12345") from None
     return account
 
@@ -268,9 +287,9 @@ def bind_company(account: Account, credit_code: str, company_name: str) -> Compa
     )
     if existing is not None:
         return existing
-    binding = CompanyBinding(account_id=account.id, credit_code=credit_code, company_name=company_name)
-    db.session.add(binding)
-    db.session.commit()
+    with transaction():
+        binding = CompanyBinding(account_id=account.id, credit_code=credit_code, company_name=company_name)
+        db.session.add(binding)
     return binding
 
 
@@ -280,21 +299,24 @@ def bind_company(account: Account, credit_code: str, company_name: str) -> Compa
 def add_resident(name: str, id_number: str, source: str, actor: str | None = None) -> Resident:
     id_number = check_id_number(id_number)
     index = blind_index(id_number, "id_number")
-    resident = db.session.scalar(select(Resident).where(Resident.id_number_index == index))
-    if resident is None:
-        resident = Resident(id_number_index=index, id_number=id_number, name=name, source=source)
-        db.session.add(resident)
-    else:
-        resident.name, resident.source = name, source
-    if actor:
-        db.session.flush()
-        record_audit(actor, "identity.resident.upsert", "resident", resident.id)
-    db.session.commit()
+    with transaction():
+        resident = db.session.scalar(select(Resident).where(Resident.id_number_index == index))
+        if resident is None:
+            resident = Resident(id_number_index=index, id_number=id_number, name=name, source=source)
+            db.session.add(resident)
+        else:
+            resident.name, resident.source = name, source
+        if actor:
+            db.session.flush()
+            record_audit(actor, "identity.resident.upsert", "resident", resident.id)
     return resident
 
 
 def import_residents_csv(path: Path) -> tuple[int, list[str]]:
-    """Import ``name,id_number`` rows; returns (imported, problems) — bad rows are reported, not fatal."""
+    """Import ``name,id_number`` rows; returns (imported, problems) — bad rows are reported, not fatal.
+
+    Each row is its own transaction, so one bad row does not undo the good ones before it.
+    """
     imported, problems = 0, []
     with path.open(encoding="utf-8-sig", newline="") as handle:
         for line_no, row in enumerate(csv.reader(handle), start=1):
@@ -331,17 +353,18 @@ def create_staff(
     unknown = set(roles) - set(ALL_ROLES)
     if unknown:
         raise ValueError(f"unknown roles: {sorted(unknown)}")
-    staff = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
-    if staff is None:
-        staff = StaffUser(username=username)
-        db.session.add(staff)
-    staff.display_name = display_name or username
-    staff.password_hash = _password_hasher.hash(password)
-    staff.roles = list(roles)
-    staff.department_codes = list(department_codes or [])
-    staff.hall_ids = list(hall_ids or [])
-    staff.active = True
-    db.session.commit()
+    password_hash = _password_hasher.hash(password)
+    with transaction():
+        staff = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
+        if staff is None:
+            staff = StaffUser(username=username)
+            db.session.add(staff)
+        staff.display_name = display_name or username
+        staff.password_hash = password_hash
+        staff.roles = list(roles)
+        staff.department_codes = list(department_codes or [])
+        staff.hall_ids = list(hall_ids or [])
+        staff.active = True
     return staff
 
 
@@ -353,10 +376,10 @@ def staff_sign_in(username: str, password: str) -> tuple[TokenPair, StaffUser]:
         staff = None
     if staff is None or not staff.active:
         raise Problem(401, "invalid_credentials", "用户名或密码不正确")
-    if _password_hasher.check_needs_rehash(staff.password_hash):
-        staff.password_hash = _password_hasher.hash(password)
-    pair = issue_tokens(STAFF, staff.id)
-    db.session.commit()
+    with transaction():
+        if _password_hasher.check_needs_rehash(staff.password_hash):
+            staff.password_hash = _password_hasher.hash(password)
+        pair = issue_tokens(STAFF, staff.id)
     return pair, staff
 
 

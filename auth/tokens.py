@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from sqlalchemy import delete, select, update
 
@@ -21,8 +20,10 @@ from mobile_api.access import CITIZEN, STAFF, principal_id, subject_for
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
 from mobile_api.redis_client import get_redis
+from mobile_api.settings import setting
 from mobile_api.sql import insert_ignoring_conflict
 from mobile_api.timeutil import utcnow
+from mobile_api.transactions import transaction
 
 
 @dataclass
@@ -41,7 +42,7 @@ class TokenPair:
 
 
 def issue_tokens(kind: str, principal: str | int, family_id: str | None = None) -> TokenPair:
-    """Issue an access + refresh pair and record the refresh token (caller commits)."""
+    """Issue an access + refresh pair and record the refresh token (in the caller's transaction)."""
     subject = subject_for(kind, principal)
     family_id = family_id or uuid.uuid4().hex
     claims = {"kind": kind, "fam": family_id}
@@ -56,35 +57,37 @@ def issue_tokens(kind: str, principal: str | int, family_id: str | None = None) 
             expires_at=datetime.fromtimestamp(decoded["exp"], tz=utcnow().tzinfo),
         )
     )
-    expires_in = int(current_app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds())
+    expires_in = int(setting("JWT_ACCESS_TOKEN_EXPIRES").total_seconds())
     return TokenPair(access, refresh, expires_in)
 
 
 def rotate_refresh_token(jwt_payload: dict) -> TokenPair:
-    """Spend a refresh token and issue the next pair; a second use revokes the family."""
+    """Spend a refresh token and issue the next pair; a second use revokes the family.
+
+    The revocation is its own transaction, kept although the request then fails.
+    """
     jti, family_id = jwt_payload["jti"], jwt_payload["fam"]
-    spent = db.session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.jti == jti, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
-        .values(used_at=utcnow())
-    ).rowcount
+    with transaction():
+        spent = db.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.jti == jti, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
+            .values(used_at=utcnow())
+        ).rowcount
+        if spent == 1:
+            pair = issue_tokens(jwt_payload["kind"], principal_id(jwt_payload), family_id)
     if spent != 1:
-        db.session.rollback()
         revoke_family(family_id)
         raise Problem(401, "refresh_token_reused", "登录状态已失效，请重新登录", "该刷新令牌已被使用，为保护您的账号，已退出所有相关登录。")
-    kind = jwt_payload["kind"]
-    pair = issue_tokens(kind, principal_id(jwt_payload), family_id)
-    db.session.commit()
     return pair
 
 
 def revoke_family(family_id: str) -> None:
     """Revoke every token of one sign-in: stored refresh tokens and, via the list, access tokens."""
-    db.session.execute(
-        update(RefreshToken).where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None)).values(revoked_at=utcnow())
-    )
-    db.session.commit()
-    _add_revoked(f"fam:{family_id}", current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
+    with transaction():
+        db.session.execute(
+            update(RefreshToken).where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+        )
+    _add_revoked(f"fam:{family_id}", setting("JWT_REFRESH_TOKEN_EXPIRES"))
 
 
 def is_revoked(jwt_payload: dict) -> bool:
@@ -103,9 +106,9 @@ def _add_revoked(key: str, ttl: timedelta) -> None:
     if client is not None:
         client.set(f"revoked:{key}", "1", ex=int(ttl.total_seconds()))
         return
-    insert_ignoring_conflict(RevokedToken, key=key, expires_at=utcnow() + ttl)
-    db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at < utcnow()))
-    db.session.commit()
+    with transaction():
+        insert_ignoring_conflict(RevokedToken, key=key, expires_at=utcnow() + ttl)
+        db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at < utcnow()))
 
 
 def load_principal(_header: dict, payload: dict) -> Account | StaffUser | None:

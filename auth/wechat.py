@@ -9,6 +9,8 @@ import requests
 from flask import current_app
 
 from mobile_api.errors import Problem
+from mobile_api.http import outbound_session
+from mobile_api.settings import setting
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +28,14 @@ class LocalWechatAuth:
 
 class HttpWechatAuth:
     def __init__(self, base_url: str, appid: str, secret: str, timeout: float) -> None:
-        self.base_url, self.appid, self.secret, self.timeout = base_url.rstrip("/"), appid, secret, timeout
-        self.session = requests.Session()
+        self.base_url, self.appid, self.secret = base_url.rstrip("/"), appid, secret
+        self.session = outbound_session(timeout=timeout)
 
     def code_to_openid(self, code: str) -> str:
         try:
             response = self.session.get(
                 f"{self.base_url}/sns/jscode2session",
                 params={"appid": self.appid, "secret": self.secret, "js_code": code, "grant_type": "authorization_code"},
-                timeout=self.timeout,
             )
             response.raise_for_status()
             body = response.json()
@@ -51,12 +52,11 @@ class HttpWechatAuth:
 
 
 def get_wechat_auth() -> LocalWechatAuth | HttpWechatAuth:
-    config = current_app.config
-    if config["WECHAT_PROVIDER"] == "http":
+    if setting("WECHAT_PROVIDER") == "http":
         client = current_app.extensions.get("wechat_auth")
-        if client is None:
+        if client is None:  # one session (connection pool) per process
             client = HttpWechatAuth(
-                config["WECHAT_API_BASE"], config["WECHAT_APPID"], config["WECHAT_SECRET"], config["HTTP_TIMEOUT_SECONDS"]
+                setting("WECHAT_API_BASE"), setting("WECHAT_APPID"), setting("WECHAT_SECRET"), setting("HTTP_TIMEOUT_SECONDS")
             )
             current_app.extensions["wechat_auth"] = client
         return client

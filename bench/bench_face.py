@@ -127,13 +127,13 @@ def main() -> None:
     spec = importlib.util.spec_from_file_location("soak", ROOT / "bench" / "face_worker_soak.py")
     soak = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(soak)
-    from tests.face import images
+    from tests.auth.face import images
 
     app = create_app()
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"), revision="heads")
         # A scratch database reused across runs has seen pictures like ours: forget earlier frames' pHashes.
-        from auth.models import FaceFrameHash
+        from auth.face.models import FaceFrameHash
         from mobile_api.extensions import db
 
         db.session.query(FaceFrameHash).delete()

@@ -2,7 +2,7 @@
 
     python bench/face_accuracy.py [--threshold 0.5]
 
-Uses the same decoding and encoding as the face worker (auth/face.py): EXIF orientation, RGB,
+Uses the same decoding and encoding as the face worker (auth/face/images.py): EXIF orientation, RGB,
 downscale to 800 px, HOG detection, 128-d encoding. Faces of the two-face photo count separately.
 """
 
@@ -32,7 +32,7 @@ PERSON = {
 def encodings() -> list[tuple[str, str, object]]:
     import face_recognition
 
-    from auth import face
+    from auth.face import images as face
 
     found = []
     for name, people in PERSON.items():
@@ -52,7 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threshold", type=float, default=0.5)
     args = parser.parse_args()
-    from auth.face import face_distance
+    from auth.face.images import face_distance
 
     faces = encodings()
     rows = []

@@ -9,7 +9,7 @@ verifications through the API (in-process test client), and samples the RSS of t
 while they are decided. One verification in three is bad: corrupted JPEG data, noise (no face), two faces,
 too dark, too blurry, another person, byte-identical frames, a tiny face.
 
-``tests/face/test_face_worker_soak.py`` runs the same loop with a small count in CI.
+``tests/auth/face/test_face_worker_soak.py`` runs the same loop with a small count in CI.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ BAD_KINDS = ("corrupted", "noise", "two_faces", "dark", "blurry", "other_person"
 
 
 def frames_for(kind: str) -> list[bytes]:
-    from tests.face import images
+    from tests.auth.face import images
 
     good = [images.variant("obama_1.jpg"), images.variant("obama_2.jpg")]
     if kind == "good":
@@ -62,11 +62,12 @@ def frames_for(kind: str) -> list[bytes]:
 
 def make_citizens(app, count: int) -> list[dict]:
     """Level-2 accounts with consent and a reference photo, and a bearer header each."""
-    from auth.face_service import grant_consent, import_reference_photo
+    from auth.face.reference import import_reference_photo
+    from auth.face.service import grant_consent
     from auth.models import Account
     from mobile_api.extensions import db
     from mobile_api.pii import blind_index
-    from tests.face import images
+    from tests.auth.face import images
     from tests.support import random_id_number
 
     citizens = []
@@ -129,7 +130,7 @@ def process_rss_kb(root_pid: int) -> dict[int, int]:
 def count_undecided(app, ids: list[str]) -> int:
     from sqlalchemy import func, select
 
-    from auth.models import FaceVerification
+    from auth.face.models import FaceVerification
     from mobile_api.extensions import db
 
     with app.app_context():
@@ -141,7 +142,7 @@ def outcomes(app, ids: list[str]) -> dict[str, int]:
 
     from sqlalchemy import select
 
-    from auth.models import FaceVerification
+    from auth.face.models import FaceVerification
     from mobile_api.extensions import db
 
     with app.app_context():

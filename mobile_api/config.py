@@ -90,13 +90,6 @@ def load_config(overrides: dict | None = None) -> dict:
         # PII
         "PII_ENCRYPTION_KEY": _env("PII_ENCRYPTION_KEY", DEV_PII_ENCRYPTION_KEY),
         "PII_INDEX_KEY": _env("PII_INDEX_KEY", DEV_PII_INDEX_KEY),
-        # SMS sign-in codes
-        "SMS_CODE_TTL_SECONDS": _int("SMS_CODE_TTL_SECONDS", 300),
-        "SMS_CODE_RESEND_SECONDS": _int("SMS_CODE_RESEND_SECONDS", 60),
-        "SMS_CODE_MAX_ATTEMPTS": _int("SMS_CODE_MAX_ATTEMPTS", 5),
-        "SMS_CODE_DAILY_PER_PHONE": _int("SMS_CODE_DAILY_PER_PHONE", 10),
-        "SMS_CODE_DAILY_PER_IP": _env("SMS_CODE_DAILY_PER_IP", "50 per day"),
-        "IDENTITY_ATTEMPTS_LIMIT": _env("IDENTITY_ATTEMPTS_LIMIT", "10 per day"),
         # Rate limiting (Flask-Limiter). Redis when configured, else process memory.
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
         # Off: Flask-Limiter would overwrite our own Retry-After (e.g. the 60 s SMS cooldown) with its
@@ -105,9 +98,6 @@ def load_config(overrides: dict | None = None) -> dict:
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         # External parties
         "SMS_WEBHOOK_SECRET": _env("SMS_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET),
-        "IDENTITY_PROVIDER": _env("IDENTITY_PROVIDER", "local"),
-        "IDENTITY_AUTHORITY_URL": _env("IDENTITY_AUTHORITY_URL"),
-        "IDENTITY_AUTHORITY_KEY": _env("IDENTITY_AUTHORITY_KEY"),
         "WECHAT_PROVIDER": _env("WECHAT_PROVIDER", "local"),
         "WECHAT_API_BASE": _env("WECHAT_API_BASE", "https://api.weixin.qq.com"),
         "WECHAT_APPID": _env("WECHAT_APPID", "wx-dev-appid"),

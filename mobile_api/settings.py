@@ -17,8 +17,9 @@ from flask import current_app
 def register_settings(app_config: dict, defaults: Mapping[str, Any]) -> None:
     """Fill ``app_config`` with each setting not already set, from the environment or ``defaults``.
 
-    Environment values are converted to the default's type (``bool`` accepts 1/true/yes/on); tuple
-    defaults are not settable from the environment.
+    Environment values are converted to the default's type (``bool`` accepts 1/true/yes/on); a
+    ``None`` default (an optional setting) takes the environment's string; tuple defaults are not
+    settable from the environment.
     """
     for name, default in defaults.items():
         if name in app_config:
@@ -26,6 +27,8 @@ def register_settings(app_config: dict, defaults: Mapping[str, Any]) -> None:
         raw = os.environ.get(name)
         if raw in (None, "") or isinstance(default, tuple):
             app_config[name] = default
+        elif default is None:
+            app_config[name] = raw
         elif isinstance(default, bool):
             app_config[name] = raw.lower() in {"1", "true", "yes", "on"}
         else:

@@ -62,6 +62,31 @@ def test_wechat_bound_account_gets_tokens(client, celery_worker):
     assert response.status_code == 422 and response.get_json()["code"] == "wechat_ticket_invalid"
 
 
+def test_wechat_bound_elsewhere_is_409_and_leaves_the_code_unspent(app, client, celery_worker):
+    """The sign-in is one transaction: a refused WeChat binding undoes the new account and the spent code."""
+    from sqlalchemy import func, select
+
+    from auth.models import Account
+    from mobile_api.extensions import db
+
+    wx_code = f"wx-{unique_phone()}"
+    ticket = client.post("/api/v1/auth/wechat", json={"code": wx_code}).get_json()["wechat_ticket"]
+    first = unique_phone()
+    client.post("/api/v1/auth/sms-codes", json={"phone": first})
+    bound = client.post("/api/v1/auth/tokens", json={"phone": first, "code": read_sms_code(client, first), "wechat_ticket": ticket})
+    assert bound.status_code == 200 and bound.get_json()["account"]["wechat_bound"] is True
+    second = unique_phone()
+    client.post("/api/v1/auth/sms-codes", json={"phone": second})
+    code = read_sms_code(client, second)
+    refused = client.post("/api/v1/auth/tokens", json={"phone": second, "code": code, "wechat_ticket": ticket})
+    assert refused.status_code == 409 and refused.get_json()["code"] == "wechat_already_bound"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Account).where(Account.phone == second)) == 0
+    # The code was not spent by the refused attempt: it still signs in (without the WeChat).
+    response = client.post("/api/v1/auth/tokens", json={"phone": second, "code": code})
+    assert response.status_code == 200 and response.get_json()["account"]["wechat_bound"] is False
+
+
 def test_wechat_invalid_code(client):
     response = client.post("/api/v1/auth/wechat", json={"code": "invalid-code"})
     assert response.status_code == 422 and response.get_json()["code"] == "wechat_code_invalid"

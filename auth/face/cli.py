@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from auth.face.reference import import_reference_photo
 from mobile_api.errors import Problem
 
 
@@ -16,8 +17,6 @@ from mobile_api.errors import Problem
 @click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_photo(id_number: str, photo: Path) -> None:
     """Store the reference photo (JPEG/PNG/WebP) for an ID number, encrypted."""
-    from auth.face_service import import_reference_photo
-
     try:
         result = import_reference_photo(id_number, photo.read_bytes(), "cli", "cli")
     except Problem as exc:

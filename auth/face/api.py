@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from auth import face_service
-from auth.face_schemas import (
+from auth.face import reference, service
+from auth.face.schemas import (
     ChallengeRequest,
     ChallengeSchema,
     ConsentRequest,
@@ -31,7 +31,7 @@ staff_face_blp = Blueprint("staff_face", __name__, url_prefix="/api/v1/staff/ide
 @face_blp.response(200, ConsentSchema)
 def get_consent():
     """Whether the citizen has agreed to the current version of the face-processing consent."""
-    return face_service.consent_status(current_account())
+    return service.consent_status(current_account())
 
 
 @face_blp.route("/consent", methods=["POST"])
@@ -40,7 +40,7 @@ def get_consent():
 @face_blp.response(201, ConsentSchema)
 def grant_consent(args: dict):
     """Agree to face processing (PIPL art. 28–29): separate, versioned consent."""
-    return face_service.grant_consent(current_account(), args["consent_version"])
+    return service.grant_consent(current_account(), args["consent_version"])
 
 
 @face_blp.route("/consent", methods=["DELETE"])
@@ -48,7 +48,7 @@ def grant_consent(args: dict):
 @face_blp.response(204)
 def withdraw_consent():
     """Withdraw consent: the stored face data is deleted and pending attempts stop."""
-    face_service.withdraw_consent(current_account())
+    service.withdraw_consent(current_account())
 
 
 @face_blp.route("/challenges", methods=["POST"])
@@ -58,7 +58,7 @@ def withdraw_consent():
 @face_blp.response(201, ChallengeSchema)
 def create_challenge(args: dict):
     """Start a verification: what the frames must answer (mode ``passive`` or ``action``)."""
-    return face_service.create_challenge(current_account(), args["mode"])
+    return service.create_challenge(current_account(), args["mode"])
 
 
 @face_blp.route("/verifications", methods=["POST"])
@@ -75,9 +75,7 @@ def submit_verification(form: dict, files: dict, query: dict):
     202 ``pending`` (poll ``GET …/verifications/<id>``), or 200 with the decision when ``wait`` was
     given and the worker finished in time.
     """
-    return face_service.submit_verification(
-        current_account(), form["challenge_id"], files["frames"], files.get("id_card_photo"), query["wait"]
-    )
+    return service.submit_verification(current_account(), form["challenge_id"], files["frames"], files.get("id_card_photo"), query["wait"])
 
 
 @face_blp.route("/verifications/<verification_id>", methods=["GET"])
@@ -87,7 +85,7 @@ def submit_verification(form: dict, files: dict, query: dict):
 @face_blp.alt_response(202, schema=VerificationSchema, description="Still pending")
 def get_verification(query: dict, verification_id: str):
     """One of my verifications: ``pending``, ``passed`` or ``failed`` with a reason code."""
-    return face_service.get_verification(current_account(), verification_id, query["wait"])
+    return service.get_verification(current_account(), verification_id, query["wait"])
 
 
 @staff_face_blp.route("/reference-photos", methods=["POST"])
@@ -97,4 +95,4 @@ def get_verification(query: dict, verification_id: str):
 @staff_face_blp.response(201, ReferencePhotoSchema)
 def import_reference_photo(form: dict, files: dict):
     """Put the reference photo for an ID number in the local register (admin; audited)."""
-    return face_service.import_uploaded_reference_photo(form["id_number"], files["photo"], staff_actor(current_staff()))
+    return reference.import_uploaded_reference_photo(form["id_number"], files["photo"], staff_actor(current_staff()))

@@ -1,4 +1,4 @@
-"""Start-up check for face_recognition.
+"""Start-up check for face_recognition, run by ``auth.face.init_app`` in every process (web and workers).
 
 ``face_recognition_models`` imports ``pkg_resources``; on setuptools >= 81 that module is gone and
 ``face_recognition`` then prints a hint and calls ``quit()`` — which would silently kill a worker.
@@ -17,6 +17,7 @@ class FaceRecognitionUnavailable(RuntimeError):
 
 
 def check_face_recognition_importable(app: Flask) -> None:
+    """Raise :class:`FaceRecognitionUnavailable` with the fix, unless ``SKIP_FACE_CHECK`` is set."""
     if app.config.get("SKIP_FACE_CHECK"):
         return
     if importlib.util.find_spec("pkg_resources") is None:

@@ -1,4 +1,6 @@
-"""What face verification says to citizens: the SMS on success and the zh-CN reason titles."""
+"""What face verification says to citizens: the SMS on success and the zh-CN titles of reason codes."""
+
+from __future__ import annotations
 
 from notifications.templates import Template, register_template
 
@@ -38,3 +40,8 @@ REASON_TITLES = {
     "consent_withdrawn": "您已撤回人脸识别授权",
     "internal_error": "系统繁忙，请稍后重试",
 }
+
+
+def reason_title(reason: str, fallback: str | None = None) -> str | None:
+    """The zh-CN sentence for a reason code (``fallback`` when the code has none)."""
+    return REASON_TITLES.get(reason, fallback)

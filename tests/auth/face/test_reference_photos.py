@@ -6,7 +6,7 @@ import io
 
 from werkzeug import Response
 
-from tests.face import images
+from tests.auth.face import images
 from tests.support import bearer, random_id_number, staff_token
 
 
@@ -57,7 +57,7 @@ def test_cli_import_photo(app):
     bad = runner.invoke(args=["identity", "import-photo", id_number, str(images.FACES / "README.md")])
     assert bad.exit_code != 0 and "unsupported_image_format" in bad.output
 
-    from auth.models import ReferencePhoto
+    from auth.face.models import ReferencePhoto
     from mobile_api.extensions import db
 
     with app.app_context():
@@ -65,7 +65,7 @@ def test_cli_import_photo(app):
 
 
 def test_http_reference_adapter_against_a_local_authority(app, httpserver):
-    from auth.face_reference import HttpReferencePhotos, ReferenceUnavailable
+    from auth.face.reference import HttpReferencePhotos, ReferenceUnavailable
 
     photo = images.raw("obama_1.jpg")
     known, unknown, broken = random_id_number(), random_id_number(), random_id_number()
@@ -96,9 +96,10 @@ def test_decision_with_the_http_authority(app, client, httpserver):
     """The decision code with IDENTITY_PROVIDER=http, run in this process (no queue involved)."""
     from datetime import timedelta
 
-    from auth import face_store
-    from auth.face_service import run_verification
-    from auth.models import Account, FaceChallenge, FaceVerification
+    from auth.face import store as face_store
+    from auth.face.models import FaceChallenge, FaceVerification
+    from auth.face.verification import run_verification
+    from auth.models import Account
     from mobile_api.extensions import db
     from mobile_api.timeutil import city_today, utcnow
     from tests.support import random_name, register_resident

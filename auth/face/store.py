@@ -5,7 +5,7 @@ With Redis (every real deployment): one key per image, AES-GCM encrypted, with a
 
 Embedded default (no Redis): the only store every process shares is the SQLite database, so images
 go into ``face_blobs`` rows, encrypted with the same key, deleted by the worker when it is done and
-by the ``face.purge_blobs`` beat job after the TTL. That means ciphertext does touch the SQLite file
+by the ``face.purge_stale`` beat job after the TTL. That means ciphertext does touch the SQLite file
 (and its WAL) for the seconds a verification takes; SQLite may keep freed pages until VACUUM. This
 is a development-only trade-off: production refuses to start on SQLite (see mobile_api/config.py).
 """
@@ -18,19 +18,20 @@ from datetime import timedelta
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from flask import current_app
 from sqlalchemy import delete, select
 
-from auth.models import FaceBlob
+from auth.face.models import BlobKind, FaceBlob
 from mobile_api.extensions import db
 from mobile_api.redis_client import get_redis
+from mobile_api.settings import setting
 from mobile_api.timeutil import utcnow
+from mobile_api.transactions import transaction
 
-FRAME, ID_CARD = "frame", "id_card"
+FRAME, ID_CARD = BlobKind.FRAME, BlobKind.ID_CARD
 
 
 def _cipher() -> AESGCM:
-    return AESGCM(base64.b64decode(current_app.config["PII_ENCRYPTION_KEY"]))
+    return AESGCM(base64.b64decode(setting("PII_ENCRYPTION_KEY")))
 
 
 def _seal(data: bytes, context: str) -> bytes:
@@ -50,7 +51,7 @@ def _key(verification_id: str, kind: str, position: int) -> str:
 
 
 def _ttl() -> int:
-    return int(current_app.config["FACE_BLOB_TTL_SECONDS"])
+    return int(setting("FACE_BLOB_TTL_SECONDS"))
 
 
 def put_images(verification_id: str, frames: list[bytes], id_card: bytes | None) -> None:
@@ -91,19 +92,19 @@ def get_images(verification_id: str, frame_count: int) -> tuple[list[bytes], byt
 
 
 def drop_images(verification_id: str, frame_count: int) -> None:
-    """Forget the images of one verification (commits its own transaction in the DB case)."""
+    """Forget the images of one verification (its own transaction in the DB case)."""
     redis = get_redis()
     if redis is not None:
         redis.delete(*[_key(verification_id, FRAME, i) for i in range(frame_count)], _key(verification_id, ID_CARD, 0))
         return
-    db.session.execute(delete(FaceBlob).where(FaceBlob.verification_id == verification_id))
-    db.session.commit()
+    with transaction():
+        db.session.execute(delete(FaceBlob).where(FaceBlob.verification_id == verification_id))
 
 
 def purge_expired() -> int:
     """DB fallback: delete blobs whose TTL has passed (Redis expires its keys by itself)."""
-    result = db.session.execute(delete(FaceBlob).where(FaceBlob.expires_at <= utcnow()))
-    db.session.commit()
+    with transaction():
+        result = db.session.execute(delete(FaceBlob).where(FaceBlob.expires_at <= utcnow()))
     return result.rowcount or 0
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.conftest import CeleryWorker
 
-_BENCH = Path(__file__).resolve().parents[2] / "bench" / "face_worker_soak.py"
+_BENCH = Path(__file__).resolve().parents[3] / "bench" / "face_worker_soak.py"
 
 
 def _bench_module():

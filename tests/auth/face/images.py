@@ -1,4 +1,4 @@
-"""Test images built from the shared fixture photos: unique variants, EXIF rotation, bad pictures.
+"""Test images built from the fixture photos (tests/fixtures/faces): unique variants, EXIF rotation, bad pictures.
 
 Every verification records its frames' perceptual hashes (replay defence), so each test needs
 frames no earlier test has sent: :func:`variant` makes a different picture of the same photo
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageFilter, ImageOps
 
-FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
+FACES = Path(__file__).resolve().parents[2] / "fixtures" / "faces"
 _counter = itertools.count(1)
 _issued: list[int] = []
 # Per process: a database that already saw this process's predecessors' frames (a bench run after the
@@ -59,7 +59,7 @@ def _phash_if_faces_intact(image: Image.Image, faces: int) -> int | None:
     """The pHash the worker will compute, or None when the crop lost (or shrank) a face."""
     import face_recognition
 
-    from auth.face import decode
+    from auth.face.images import decode
 
     frame = decode(encode(image), max_pixels=10**8)
     found = face_recognition.face_locations(frame.pixels, 0)
@@ -69,7 +69,7 @@ def _phash_if_faces_intact(image: Image.Image, faces: int) -> int | None:
 
 
 def _phash(image: Image.Image) -> int:
-    from auth.face import decode
+    from auth.face.images import decode
 
     return decode(encode(image), max_pixels=10**8).phash
 

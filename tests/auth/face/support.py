@@ -1,17 +1,15 @@
-"""Face test helpers: a consenting level-2 citizen with a reference photo, and submitting frames."""
+"""Face test helpers: a consenting level-2 citizen with a reference photo, challenges, submitting frames."""
 
 from __future__ import annotations
 
 import io
 
-import pytest
-
-from tests.face import images
+from tests.auth.face import images
 from tests.support import bearer, sign_in_level2, wait_for
 
 
 def add_reference_photo(app, id_number: str, name: str = "obama_1.jpg") -> None:
-    from auth.face_service import import_reference_photo
+    from auth.face.reference import import_reference_photo
 
     with app.app_context():
         import_reference_photo(id_number, images.raw(name), "test", "test")
@@ -62,14 +60,3 @@ def decided(client, headers: dict, verification_id: str) -> dict:
         return body if body["status"] != "pending" else None
 
     return wait_for(done, timeout=90, what=f"face verification {verification_id}")
-
-
-@pytest.fixture()
-def citizen(app, client, celery_worker):
-    return new_citizen(app, client)
-
-
-@pytest.fixture()
-def frames():
-    """Two fresh, different pictures of person A (never sent before in this session)."""
-    return [images.variant("obama_1.jpg"), images.variant("obama_2.jpg")]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate, validates
 
+from auth.face.models import ChallengeMode, VerificationStatus
+
 
 class ConsentRequest(Schema):
     consent_version = fields.String(required=True, validate=validate.Length(min=1, max=32))
@@ -17,7 +19,7 @@ class ConsentSchema(Schema):
 
 
 class ChallengeRequest(Schema):
-    mode = fields.String(load_default="passive", validate=validate.OneOf(["passive", "action"]))
+    mode = fields.Enum(ChallengeMode, by_value=True, load_default=ChallengeMode.PASSIVE)
 
 
 class ChallengeSchema(Schema):
@@ -48,7 +50,7 @@ class WaitArgs(Schema):
 
 class VerificationSchema(Schema):
     verification_id = fields.String()
-    status = fields.String(metadata={"description": "pending | passed | failed"})
+    status = fields.String(metadata={"enum": [status.value for status in VerificationStatus]})
     reason = fields.String(allow_none=True)
     reason_title = fields.String(allow_none=True)
     method = fields.String()

@@ -1,26 +1,10 @@
-"""The face pipeline: upload checks, decoding, quality gates, encodings, liveness signals.
+"""Face images: upload checks, decoding, quality gates, encodings, head yaw, perceptual hashes.
 
 Pure functions over bytes and arrays; no database, no Flask. The web process only calls
 :func:`inspect_upload` (Pillow reads the header, never the pixels). Everything that decodes pixels
 or runs dlib is called from the ``face`` Celery queue. ``face_recognition`` is imported lazily so a
-web process never loads the dlib models.
-
-Liveness, and what it does not stop. The checks (auth/face_service.py) are:
-- ``passive``: at least two frames, the same person in each, not byte-identical and not perceptually
-  identical (pHash within 4 bits), not taken before the challenge *when the camera wrote EXIF
-  DateTimeOriginal* (apps that strip EXIF cannot be checked);
-- ``action``: as passive, plus the head must turn the asked way: yaw from the 68-point landmarks
-  must move by ≥ 0.2 from the first frame (``turn_left`` = the citizen's own left = the nose moves
-  towards the right edge of an unmirrored picture);
-- replay: a frame within 4 pHash bits of any frame of any earlier verification, or of the reference
-  photo itself, is refused.
-They stop the cheap attacks: uploading the ID photo or an old selfie, sending one picture twice
-(even recompressed or resized), a single still photo in ``action`` mode. They do NOT stop a video of
-the person replayed to the camera, a new photo of a printed photo or a screen taken fresh (it has a
-new pHash and a fresh EXIF date), a 3-D mask, or frames injected by a modified app (the server only
-ever sees the files it is sent). ``id_card`` mode proves the person matches the card photographed,
-not that the card belongs to the account's ID number (no OCR / chip read here). A production
-deployment needs a certified liveness SDK or the authority's own 实人认证 service for those.
+web process never loads the dlib models. What the liveness checks built on these do and do not
+stop is written in auth/face/liveness.py.
 """
 
 from __future__ import annotations
