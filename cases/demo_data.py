@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from cases.models import INSTANT, PROMISED, Department, ServiceItem
+from cases.models import Department, ItemType, ServiceItem
 from mobile_api.extensions import db
+from mobile_api.transactions import transaction
 
 DEPARTMENTS = [
     ("GA", "市公安局", "0574-12345"),
@@ -51,7 +52,7 @@ ITEMS = [
         "330200-GA-001",
         "居民身份证换领",
         "GA",
-        PROMISED,
+        ItemType.PROMISED,
         "individual",
         ["证件办理"],
         ["身份证", "换证", "到期"],
@@ -73,7 +74,7 @@ ITEMS = [
         "330200-GA-002",
         "居民身份证首次申领",
         "GA",
-        PROMISED,
+        ItemType.PROMISED,
         "individual",
         ["出生", "证件办理"],
         ["身份证", "首次", "十六周岁"],
@@ -95,7 +96,7 @@ ITEMS = [
         "330200-GA-003",
         "户口迁入（投靠亲属）",
         "GA",
-        PROMISED,
+        ItemType.PROMISED,
         "individual",
         ["结婚", "迁居"],
         ["户口", "落户", "投靠"],
@@ -122,7 +123,7 @@ ITEMS = [
         "330200-GA-004",
         "居住证申领",
         "GA",
-        PROMISED,
+        ItemType.PROMISED,
         "individual",
         ["就业", "迁居"],
         ["居住证", "流动人口"],
@@ -144,7 +145,7 @@ ITEMS = [
         "330200-GA-005",
         "机动车驾驶证期满换证",
         "GA",
-        INSTANT,
+        ItemType.INSTANT,
         "individual",
         ["证件办理"],
         ["驾驶证", "换证", "驾照"],
@@ -166,7 +167,7 @@ ITEMS = [
         "330200-ZRZY-001",
         "不动产转移登记（二手房买卖）",
         "ZRZY",
-        PROMISED,
+        ItemType.PROMISED,
         "individual",
         ["购房"],
         ["不动产", "过户", "二手房", "房产证"],
@@ -196,7 +197,7 @@ ITEMS = [
         "330200-ZRZY-002",
         "不动产抵押登记",
         "ZRZY",
-        PROMISED,
+        ItemType.PROMISED,
         "individual",
         ["购房"],
         ["抵押", "房贷", "不动产"],
@@ -222,7 +223,7 @@ ITEMS = [
         "330200-ZRZY-003",
         "不动产权证书补证",
         "ZRZY",
-        PROMISED,
+        ItemType.PROMISED,
         "individual",
         ["购房"],
         ["补证", "遗失", "房产证"],
@@ -244,7 +245,7 @@ ITEMS = [
         "330200-SCJG-001",
         "食品经营许可",
         "SCJG",
-        PROMISED,
+        ItemType.PROMISED,
         "enterprise",
         ["开办企业"],
         ["食品", "餐饮", "许可证", "开店"],
@@ -271,7 +272,7 @@ ITEMS = [
         "330200-SCJG-002",
         "个体工商户设立登记",
         "SCJG",
-        INSTANT,
+        ItemType.INSTANT,
         "individual",
         ["开办企业", "就业"],
         ["个体户", "营业执照", "开店"],
@@ -293,7 +294,7 @@ ITEMS = [
         "330200-SCJG-003",
         "有限责任公司设立登记",
         "SCJG",
-        PROMISED,
+        ItemType.PROMISED,
         "enterprise",
         ["开办企业"],
         ["公司", "注册", "营业执照", "开办企业"],
@@ -323,7 +324,7 @@ ITEMS = [
         "330200-SCJG-004",
         "企业名称变更登记",
         "SCJG",
-        PROMISED,
+        ItemType.PROMISED,
         "enterprise",
         ["企业变更"],
         ["更名", "名称变更"],
@@ -345,7 +346,7 @@ ITEMS = [
         "330200-RS-001",
         "社会保障卡申领",
         "RS",
-        PROMISED,
+        ItemType.PROMISED,
         "individual",
         ["就业", "出生"],
         ["社保卡", "市民卡"],
@@ -367,7 +368,7 @@ ITEMS = [
         "330200-RS-002",
         "失业保险金申领",
         "RS",
-        PROMISED,
+        ItemType.PROMISED,
         "individual",
         ["失业"],
         ["失业金", "失业保险"],
@@ -389,7 +390,7 @@ ITEMS = [
         "330200-RS-003",
         "职工退休申请",
         "RS",
-        PROMISED,
+        ItemType.PROMISED,
         "individual",
         ["退休"],
         ["退休", "养老金"],
@@ -411,7 +412,7 @@ ITEMS = [
         "330200-RS-004",
         "灵活就业人员参保登记",
         "RS",
-        INSTANT,
+        ItemType.INSTANT,
         "individual",
         ["就业"],
         ["灵活就业", "参保", "社保"],
@@ -433,7 +434,7 @@ ITEMS = [
         "330200-MZ-001",
         "内地居民结婚登记",
         "MZ",
-        INSTANT,
+        ItemType.INSTANT,
         "individual",
         ["结婚"],
         ["结婚", "领证", "婚姻登记"],
@@ -455,7 +456,7 @@ ITEMS = [
         "330200-MZ-002",
         "老年人高龄津贴申领",
         "MZ",
-        PROMISED,
+        ItemType.PROMISED,
         "individual",
         ["退休", "养老"],
         ["高龄津贴", "老年人"],
@@ -477,7 +478,7 @@ ITEMS = [
         "330200-WJ-001",
         "出生医学证明首次签发",
         "WJ",
-        INSTANT,
+        ItemType.INSTANT,
         "individual",
         ["出生"],
         ["出生证", "新生儿"],
@@ -503,7 +504,7 @@ ITEMS = [
         "330200-YB-001",
         "新生儿参加城乡居民医保",
         "YB",
-        INSTANT,
+        ItemType.INSTANT,
         "individual",
         ["出生"],
         ["新生儿", "医保", "参保"],
@@ -525,7 +526,7 @@ ITEMS = [
         "330200-YB-002",
         "基本医疗保险关系转移接续",
         "YB",
-        PROMISED,
+        ItemType.PROMISED,
         "individual",
         ["就业", "迁居"],
         ["医保转移", "医保"],
@@ -547,7 +548,7 @@ ITEMS = [
         "330200-GJJ-001",
         "住房公积金提取（购买自住住房）",
         "GJJ",
-        PROMISED,
+        ItemType.PROMISED,
         "individual",
         ["购房"],
         ["公积金", "提取", "买房"],
@@ -573,7 +574,7 @@ ITEMS = [
         "330200-GJJ-002",
         "住房公积金个人贷款",
         "GJJ",
-        PROMISED,
+        ItemType.PROMISED,
         "individual",
         ["购房"],
         ["公积金贷款", "房贷"],
@@ -600,7 +601,7 @@ ITEMS = [
         "330200-SW-001",
         "个人所得税综合所得汇算清缴退税",
         "SW",
-        PROMISED,
+        ItemType.PROMISED,
         "individual",
         ["就业"],
         ["个税", "退税", "汇算"],
@@ -622,7 +623,7 @@ ITEMS = [
         "330200-JT-001",
         "道路运输经营许可（货运）",
         "JT",
-        PROMISED,
+        ItemType.PROMISED,
         "enterprise",
         ["开办企业"],
         ["道路运输", "货运", "许可证"],
@@ -648,6 +649,12 @@ ITEMS = [
 
 
 def seed_catalog(hall_ids: list[int]) -> int:
+    """Add the departments and items not there yet (idempotent); returns how many items were added."""
+    with transaction():
+        return _add_catalog(hall_ids)
+
+
+def _add_catalog(hall_ids: list[int]) -> int:
     for code, name, phone in DEPARTMENTS:
         if db.session.get(Department, code) is None:
             db.session.add(Department(code=code, name=name, phone=phone))
@@ -708,7 +715,6 @@ def seed_catalog(hall_ids: list[int]) -> int:
             )
         )
         added += 1
-    db.session.commit()
     return added
 
 
