@@ -1,9 +1,15 @@
 """Service catalog (事项), applications, pre-review, case lifecycle, deadlines, certificates, ratings.
 
-Rooms: ``catalog.py`` (items, versions), ``service.py`` (the citizen's side and the case views),
-``staff.py`` (staff lists, audited reads, transitions), ``supervision.py`` (colours, warnings, stats),
-``deadlines.py`` (working-day arithmetic), ``uploads.py`` + ``storage.py`` (checked files, their bytes),
-``read_model.py`` (the stored citizen view), ``messages.py`` (SMS templates), ``clock.py`` (today).
+Rooms: ``models.py`` (tables, ``CaseStatus`` and its named groups), ``schemas.py``, ``api.py``,
+``tasks.py``, and the verbs: ``catalog.py`` (items, versions), ``service.py`` (the citizen's side:
+apply, upload, submit, rate), ``staff.py`` (staff lists, audited reads, transitions, rectifications),
+``supervision.py`` (colours, warnings, stats). Concerns they share: ``lifecycle.py`` (which action
+moves which status, for which roles), ``transitions.py`` (what each action does to a case),
+``timeline.py`` (claim a case, add an event, notify the citizen), ``presentation.py`` (summaries, the
+case detail, status names), ``forms.py`` (the application form), ``deadlines.py`` (working-day
+arithmetic), ``uploads.py`` + ``storage.py`` (checked files, their bytes), ``read_model.py`` (the
+stored citizen view), ``events.py`` (signals for the packages above), ``messages.py`` (SMS
+templates), ``clock.py`` (today), ``demo_data.py``.
 
 Lifecycle: draft → prereview_pending → (prereview_returned → resubmitted)* → prereview_passed →
 accepted → in_progress (parallel tasks) ⇄ suspended → approved | rejected → certificate_issued →
@@ -29,10 +35,6 @@ DEFAULTS = {
 }
 
 
-def _configure(app: Flask) -> None:
-    register_settings(app.config, DEFAULTS)
-
-
 def init_app(app: Flask) -> None:
     import cases.messages
     import cases.tasks  # noqa: F401  (workers must know the tasks)
@@ -41,9 +43,10 @@ def init_app(app: Flask) -> None:
     from mobile_api.celery_app import add_beat_job
     from mobile_api.demo import register_demo_seeder
     from mobile_api.extensions import api
+    from mobile_api.queues import QueueNames
 
-    _configure(app)
+    register_settings(app.config, DEFAULTS)
     register_demo_seeder(app, 20, seed_demo)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
-    add_beat_job(app, "scan-case-deadlines", "cases.scan_deadlines", float(app.config["CASES_SCAN_SECONDS"]), "default")
+    add_beat_job(app, "scan-case-deadlines", "cases.scan_deadlines", float(app.config["CASES_SCAN_SECONDS"]), QueueNames.DEFAULT)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -10,6 +13,7 @@ from mobile_api.audit import record_audit
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
 from mobile_api.pagination import Page, paginate
+from mobile_api.transactions import transaction
 
 EDITABLE_FIELDS = (
     "name",
@@ -80,37 +84,42 @@ def _check_departments(values: dict) -> None:
 
 
 def create_item(values: dict, actor: str) -> ServiceItem:
-    _check_departments(values)
-    if db.session.scalar(select(func.count()).where(ServiceItem.code == values["code"])):
-        raise Problem(409, "item_exists", "该事项编码已存在，请使用修改功能", item_code=values["code"])
-    item = ServiceItem(code=values["code"], version=1, is_current=True, **{k: values[k] for k in EDITABLE_FIELDS if k in values})
-    db.session.add(item)
-    record_audit(actor, "catalog.create_item", "service_item", values["code"])
-    return _commit_version(item)
+    with _publishing():
+        _check_departments(values)
+        if db.session.scalar(select(func.count()).where(ServiceItem.code == values["code"])):
+            raise Problem(409, "item_exists", "该事项编码已存在，请使用修改功能", item_code=values["code"])
+        item = ServiceItem(code=values["code"], version=1, is_current=True, **{k: values[k] for k in EDITABLE_FIELDS if k in values})
+        db.session.add(item)
+        record_audit(actor, "catalog.create_item", "service_item", values["code"])
+    return item
 
 
 def new_item_version(code: str, values: dict, actor: str) -> ServiceItem:
     """Publish a new version; cases started on an older version keep theirs."""
-    old = current_item(code)
-    merged = {name: getattr(old, name) for name in EDITABLE_FIELDS}
-    merged.update({k: v for k, v in values.items() if k in EDITABLE_FIELDS})
-    _check_departments(merged)
-    claimed = db.session.execute(
-        update(ServiceItem).where(ServiceItem.id == old.id, ServiceItem.is_current.is_(True)).values(is_current=False)
-    ).rowcount
-    if not claimed:
-        db.session.rollback()
-        raise Problem(409, "item_changed", "该事项刚被其他人修改，请刷新后重试")
-    item = ServiceItem(code=code, version=old.version + 1, is_current=True, **merged)
-    db.session.add(item)
-    record_audit(actor, "catalog.new_version", "service_item", code, details={"version": old.version + 1})
-    return _commit_version(item)
-
-
-def _commit_version(item: ServiceItem) -> ServiceItem:
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Problem(409, "item_changed", "该事项刚被其他人修改，请刷新后重试") from None
+    with _publishing():
+        old = current_item(code)
+        merged = {name: getattr(old, name) for name in EDITABLE_FIELDS}
+        merged.update({k: v for k, v in values.items() if k in EDITABLE_FIELDS})
+        _check_departments(merged)
+        claimed = db.session.execute(
+            update(ServiceItem).where(ServiceItem.id == old.id, ServiceItem.is_current.is_(True)).values(is_current=False)
+        ).rowcount
+        if not claimed:
+            raise Problem(409, "item_changed", "该事项刚被其他人修改，请刷新后重试")
+        item = ServiceItem(code=code, version=old.version + 1, is_current=True, **merged)
+        db.session.add(item)
+        record_audit(actor, "catalog.new_version", "service_item", code, details={"version": old.version + 1})
     return item
+
+
+@contextmanager
+def _publishing() -> Iterator[None]:
+    """One transaction for a publication; two admins publishing the same code at once: the loser gets 409.
+
+    The race is decided by the unique (code, version) constraint, at a flush or at the commit.
+    """
+    try:
+        with transaction():
+            yield
+    except IntegrityError:
+        raise Problem(409, "item_changed", "该事项刚被其他人修改，请刷新后重试") from None

@@ -9,6 +9,7 @@ version it started with.
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -17,8 +18,10 @@ from mobile_api.extensions import db
 from mobile_api.pii import EncryptedText
 from mobile_api.timeutil import UTCDateTime, utcnow
 
-INSTANT = "instant"  # 即办件
-PROMISED = "promised"  # 承诺件
+
+class ItemType(StrEnum):
+    INSTANT = "instant"  # 即办件: done the day it is accepted
+    PROMISED = "promised"  # 承诺件: done within the item's promised working days
 
 
 class Department(db.Model):
@@ -83,27 +86,48 @@ def _refresh_search_columns(_mapper, _connection, item: ServiceItem) -> None:
     item.category_tags = item_category_tags(item)
 
 
-# Case statuses (the lifecycle). Open: the clock or the pre-review clock may be running.
-DRAFT = "draft"
-PREREVIEW_PENDING = "prereview_pending"
-PREREVIEW_RETURNED = "prereview_returned"
-RESUBMITTED = "resubmitted"
-PREREVIEW_PASSED = "prereview_passed"
-ACCEPTED = "accepted"
-IN_PROGRESS = "in_progress"
-SUSPENDED = "suspended"
-APPROVED = "approved"
-REJECTED = "rejected"
-CERTIFICATE_ISSUED = "certificate_issued"
-DELIVERED = "delivered"
-COLLECTED = "collected"
-CLOSED = "closed"
+class CaseStatus(StrEnum):
+    """The lifecycle of a case (see ``cases/lifecycle.py`` for which staff action moves it where)."""
 
-PREREVIEW_STATUSES = (PREREVIEW_PENDING, RESUBMITTED)
-RUNNING_STATUSES = (ACCEPTED, IN_PROGRESS)  # the statutory clock runs
-FINISHED_STATUSES = (APPROVED, REJECTED, CERTIFICATE_ISSUED, DELIVERED, COLLECTED, CLOSED)  # 办结 and after
+    DRAFT = "draft"
+    PREREVIEW_PENDING = "prereview_pending"
+    PREREVIEW_RETURNED = "prereview_returned"
+    RESUBMITTED = "resubmitted"
+    PREREVIEW_PASSED = "prereview_passed"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    SUSPENDED = "suspended"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CERTIFICATE_ISSUED = "certificate_issued"
+    DELIVERED = "delivered"
+    COLLECTED = "collected"
+    CLOSED = "closed"
 
-GREEN, YELLOW, RED = "green", "yellow", "red"
+
+# Named groups of statuses: what the rules ask about a case.
+PREREVIEW_STATUSES = (CaseStatus.PREREVIEW_PENDING, CaseStatus.RESUBMITTED)  # waiting for a pre-reviewer; its clock runs
+RUNNING_STATUSES = (CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS)  # the statutory clock runs
+FINISHED_STATUSES = (  # 办结 and after
+    CaseStatus.APPROVED,
+    CaseStatus.REJECTED,
+    CaseStatus.CERTIFICATE_ISSUED,
+    CaseStatus.DELIVERED,
+    CaseStatus.COLLECTED,
+    CaseStatus.CLOSED,
+)
+SUBMITTABLE_STATUSES = (CaseStatus.DRAFT, CaseStatus.PREREVIEW_RETURNED)  # the citizen may (re)submit
+UPLOADABLE_STATUSES = (CaseStatus.DRAFT, CaseStatus.PREREVIEW_RETURNED, CaseStatus.SUSPENDED)  # the citizen may upload
+BEFORE_ACCEPTANCE_STATUSES = (CaseStatus.DRAFT, *PREREVIEW_STATUSES, CaseStatus.PREREVIEW_RETURNED, CaseStatus.PREREVIEW_PASSED)
+SUBMITTED_STATUSES = tuple(status for status in CaseStatus if status != CaseStatus.DRAFT)  # staff see it
+
+
+class Colour(StrEnum):
+    """Supervision colour (电子监察) of a case or a rectification: how close its deadline is."""
+
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
 
 
 class Case(db.Model):
@@ -116,7 +140,7 @@ class Case(db.Model):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("service_items.id"), index=True)
     department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"), index=True)
-    status: Mapped[str] = mapped_column(String(24), index=True, default=DRAFT)
+    status: Mapped[str] = mapped_column(String(24), index=True, default=CaseStatus.DRAFT)
     current_step: Mapped[str | None] = mapped_column(String(64))
     form: Mapped[dict] = mapped_column(JSON, default=dict)
     # Pre-review
@@ -139,7 +163,7 @@ class Case(db.Model):
     on_time: Mapped[bool | None] = mapped_column(Boolean)
     result_reason: Mapped[str | None] = mapped_column(Text)
     # Supervision (电子监察)
-    colour: Mapped[str] = mapped_column(String(8), default=GREEN)
+    colour: Mapped[str] = mapped_column(String(8), default=Colour.GREEN)
     colour_changes: Mapped[int] = mapped_column(Integer, default=0)
     # The citizen's view, materialised on first read per (version, city day); see cases/read_model.py.
     view_version: Mapped[int] = mapped_column(Integer, default=0)
@@ -257,7 +281,7 @@ class Rectification(db.Model):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"), index=True)
     due_on: Mapped[date] = mapped_column(Date)
-    colour: Mapped[str] = mapped_column(String(8), default=GREEN)
+    colour: Mapped[str] = mapped_column(String(8), default=Colour.GREEN)
     colour_changes: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str | None] = mapped_column(Text)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -15,12 +15,14 @@ import json
 
 from sqlalchemy import select, update
 
-from cases import service
 from cases.clock import today
 from cases.models import Case
+from cases.presentation import case_detail
 from cases.schemas import CaseDetail
+from cases.service import case_for_citizen
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
+from mobile_api.transactions import transaction
 
 VIEW_FORMAT = "v1"
 _schema = CaseDetail()
@@ -37,13 +39,13 @@ def citizen_case_json(account_id: str, case_no: str) -> str:
     key = f"{VIEW_FORMAT}:{row.view_version}:{today().isoformat()}"
     if row.view_cache_key == key and row.view_cache:
         return row.view_cache
-    case = service.case_for_citizen(account_id, case_no)
-    body = json.dumps(_schema.dump(service.case_detail(case)), ensure_ascii=False)
-    db.session.execute(
-        update(Case)
-        .where(Case.id == row.id, Case.view_version == row.view_version)
-        .values(view_cache=body, view_cache_key=key, updated_at=Case.updated_at)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    with transaction():
+        case = case_for_citizen(account_id, case_no)
+        body = json.dumps(_schema.dump(case_detail(case)), ensure_ascii=False)
+        db.session.execute(
+            update(Case)
+            .where(Case.id == row.id, Case.view_version == row.view_version)
+            .values(view_cache=body, view_cache_key=key, updated_at=Case.updated_at)
+            .execution_options(synchronize_session=False)
+        )
     return body

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from cases.models import FINISHED_STATUSES, PREREVIEW_STATUSES, RUNNING_STATUSES
+from cases.lifecycle import ACTIONS
+from cases.models import CaseStatus, ItemType
 from mobile_api.pagination import PageArgs, page_schema
 
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", error="编码格式不正确")
-ALL_STATUSES = ("draft", "prereview_returned", "prereview_passed", "suspended", *PREREVIEW_STATUSES, *RUNNING_STATUSES, *FINISHED_STATUSES)
 
 
 # ------------------------------------------------------------------ catalog
@@ -48,7 +48,7 @@ class ItemWrite(Schema):
     code = fields.String(required=True, validate=CODE)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     department_code = fields.String(required=True, validate=validate.Length(max=32))
-    item_type = fields.String(required=True, validate=validate.OneOf(["instant", "promised"]))
+    item_type = fields.String(required=True, validate=validate.OneOf([item_type.value for item_type in ItemType]))
     audience = fields.String(load_default="individual", validate=validate.OneOf(["individual", "enterprise"]))
     categories = fields.List(fields.String(validate=validate.Length(max=20)), load_default=list, validate=validate.Length(max=20))
     keywords = fields.List(fields.String(validate=validate.Length(max=20)), load_default=list, validate=validate.Length(max=30))
@@ -247,7 +247,7 @@ class CertificateList(Schema):
 
 # ------------------------------------------------------------------ staff
 class StaffCaseQuery(PageArgs):
-    status = fields.String(validate=validate.OneOf(ALL_STATUSES))
+    status = fields.String(validate=validate.OneOf([status.value for status in CaseStatus]))
     department = fields.String(validate=validate.Length(max=32))
     overdue = fields.Boolean()
 
@@ -265,26 +265,7 @@ class CertificateSpec(Schema):
 class TransitionRequest(Schema):
     action = fields.String(
         required=True,
-        validate=validate.OneOf(
-            [
-                "prereview_pass",
-                "prereview_return",
-                "accept",
-                "start",
-                "advance_step",
-                "complete_task",
-                "suspend",
-                "resume",
-                "extend",
-                "approve",
-                "reject",
-                "issue_certificate",
-                "deliver",
-                "collect",
-                "close",
-                "note",
-            ]
-        ),
+        validate=validate.OneOf(list(ACTIONS)),
     )
     note = fields.String(validate=validate.Length(max=2000), metadata={"description": "shown to the citizen"})
     internal_note = fields.String(validate=validate.Length(max=2000), metadata={"description": "staff only"})

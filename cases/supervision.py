@@ -10,77 +10,74 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import current_app
 from sqlalchemy import case, func, select, update
 
 from auth.models import StaffUser
 from cases.clock import today
 from cases.deadlines import DaysLeft
-from cases.models import (
-    GREEN,
-    PREREVIEW_STATUSES,
-    RED,
-    RUNNING_STATUSES,
-    YELLOW,
-    Case,
-    Rating,
-    Rectification,
-    SupervisionWarning,
-)
+from cases.models import PREREVIEW_STATUSES, RUNNING_STATUSES, Case, Colour, Rating, Rectification, SupervisionWarning
 from mobile_api.access import staff_actor
 from mobile_api.audit import record_audit
 from mobile_api.extensions import db
 from mobile_api.pagination import Page, paginate
-from mobile_api.roles import ADMIN
+from mobile_api.roles import ADMIN, OFFICER, SUPERVISOR
+from mobile_api.settings import setting
 from mobile_api.sql import insert_ignoring_conflict
 from mobile_api.timeutil import utcnow
+from mobile_api.transactions import transaction
 
 BATCH = 1000
 
 
-def colour_for(days_left: int, yellow_days: int) -> str:
+def colour_for(days_left: int, yellow_days: int) -> Colour:
     if days_left < 0:
-        return RED
-    return YELLOW if days_left <= yellow_days else GREEN
+        return Colour.RED
+    return Colour.YELLOW if days_left <= yellow_days else Colour.GREEN
 
 
 def scan_deadlines(on: date | None = None) -> dict:
     """Recolour open cases and rectifications; returns how many changed and how many warnings were raised."""
     on = on or today()
-    yellow_days = current_app.config["CASES_YELLOW_DAYS"]
-    changed = warnings = 0
-    last_id = 0
+    yellow_days = setting("CASES_YELLOW_DAYS")
+    changed = warnings = last_id = 0
     while True:
-        rows = db.session.execute(
-            select(
-                Case.id,
-                Case.case_no,
-                Case.department_code,
-                Case.status,
-                Case.due_on,
-                Case.prereview_due_on,
-                Case.colour,
-                Case.colour_changes,
-            )
-            .where(Case.id > last_id, Case.status.in_((*RUNNING_STATUSES, *PREREVIEW_STATUSES)))
-            .order_by(Case.id)
-            .limit(BATCH)
-        ).all()
-        if not rows:
-            break
-        last_id = rows[-1].id
-        dues = [(row, row.due_on if row.status in RUNNING_STATUSES else row.prereview_due_on) for row in rows]
-        days = DaysLeft(on, [due for _, due in dues if due])
-        for row, due in dues:
-            if due is None:
-                continue
-            colour = colour_for(days.days_left(due), yellow_days)
-            if colour != row.colour and _claim_colour(Case, row.id, row.colour, colour):
-                changed += 1
-                warnings += _warn("case", row.id, row.case_no, row.department_code, colour, row.colour_changes + 1, due)
-        db.session.commit()
-    changed_r, warnings_r = _scan_rectifications(on, yellow_days)
+        # One transaction per batch, so a scan of many cases never holds its row locks for long.
+        with transaction():
+            rows = _open_cases(after_id=last_id)
+            if not rows:
+                break
+            last_id = rows[-1].id
+            dues = [(row, row.due_on if row.status in RUNNING_STATUSES else row.prereview_due_on) for row in rows]
+            days = DaysLeft(on, [due for _, due in dues if due])
+            for row, due in dues:
+                if due is None:
+                    continue
+                colour = colour_for(days.days_left(due), yellow_days)
+                if colour != row.colour and _claim_colour(Case, row.id, row.colour, colour):
+                    changed += 1
+                    warnings += _warn("case", row.id, row.case_no, row.department_code, colour, row.colour_changes + 1, due)
+    with transaction():
+        changed_r, warnings_r = _scan_rectifications(on, yellow_days)
     return {"changed": changed + changed_r, "warnings": warnings + warnings_r}
+
+
+def _open_cases(after_id: int) -> list:
+    """The next batch of cases whose clock (statutory or pre-review) is running."""
+    return db.session.execute(
+        select(
+            Case.id,
+            Case.case_no,
+            Case.department_code,
+            Case.status,
+            Case.due_on,
+            Case.prereview_due_on,
+            Case.colour,
+            Case.colour_changes,
+        )
+        .where(Case.id > after_id, Case.status.in_((*RUNNING_STATUSES, *PREREVIEW_STATUSES)))
+        .order_by(Case.id)
+        .limit(BATCH)
+    ).all()
 
 
 def _scan_rectifications(on: date, yellow_days: int) -> tuple[int, int]:
@@ -103,7 +100,6 @@ def _scan_rectifications(on: date, yellow_days: int) -> tuple[int, int]:
         if colour != row.colour and _claim_colour(Rectification, row.id, row.colour, colour):
             changed += 1
             warnings += _warn("rectification", row.id, row.case_no, row.department_code, colour, row.colour_changes + 1, row.due_on)
-    db.session.commit()
     return changed, warnings
 
 
@@ -119,9 +115,9 @@ def _claim_colour(model, row_id: int, old: str, new: str) -> bool:
 
 
 def _warn(subject_type: str, subject_id: int, case_no: str, department: str, colour: str, change: int, due_on: date) -> int:
-    if colour == GREEN:
+    if colour == Colour.GREEN:
         return 0
-    roles = ("officer",) if colour == YELLOW else ("officer", "supervisor")
+    roles = (OFFICER,) if colour == Colour.YELLOW else (OFFICER, SUPERVISOR)
     raised = 0
     for role in roles:
         raised += insert_ignoring_conflict(
@@ -143,7 +139,7 @@ def list_warnings(staff: StaffUser, page: int, per_page: int) -> Page:
     statement = select(SupervisionWarning).order_by(SupervisionWarning.created_at.desc(), SupervisionWarning.id.desc())
     if ADMIN not in staff.roles:
         statement = statement.where(SupervisionWarning.department_code.in_(list(staff.department_codes or [])))
-        role_names = {"officer"} if "supervisor" not in staff.roles else {"officer", "supervisor"}
+        role_names = {OFFICER} if SUPERVISOR not in staff.roles else {OFFICER, SUPERVISOR}
         statement = statement.where(SupervisionWarning.role.in_(role_names))
     return paginate(statement, page, per_page)
 
@@ -196,14 +192,14 @@ def stats(staff: StaffUser, start: date, end: date, department: str | None) -> d
             Case.department_code,
         )
     ).all()
-    record_audit(
-        staff_actor(staff),
-        "supervision.stats",
-        "case",
-        "*",
-        details={"from": start.isoformat(), "to": end.isoformat(), "department": department},
-    )
-    db.session.commit()
+    with transaction():  # the figures were read before: only the audit row is written
+        record_audit(
+            staff_actor(staff),
+            "supervision.stats",
+            "case",
+            "*",
+            details={"from": start.isoformat(), "to": end.isoformat(), "department": department},
+        )
     return {
         "from": start,
         "to": end,

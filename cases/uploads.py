@@ -12,12 +12,12 @@ import io
 import warnings
 from dataclasses import dataclass, field
 
-from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
 from mobile_api.errors import Problem
+from mobile_api.settings import setting
 
 KINDS = {"jpg": "image/jpeg", "png": "image/png", "pdf": "application/pdf"}
 
@@ -50,8 +50,7 @@ def check_upload(data: bytes, accepted_formats: list[str]) -> CheckedFile:
         raise Problem(415, "unsupported_file_type", "只能上传 JPG、PNG 图片或 PDF 文件", accepted=accepted_formats)
     if kind not in accepted_formats:
         raise Problem(415, "format_not_accepted", "此材料不接受该文件格式", accepted=accepted_formats)
-    config = current_app.config
-    limit = config["CASES_MAX_PDF_BYTES"] if kind == "pdf" else config["CASES_MAX_IMAGE_BYTES"]
+    limit = setting("CASES_MAX_PDF_BYTES") if kind == "pdf" else setting("CASES_MAX_IMAGE_BYTES")
     if len(data) > limit:
         raise Problem(413, "file_too_large", f"文件太大，不能超过 {limit // (1024 * 1024)} MB", max_bytes=limit)
     if not data:
@@ -60,13 +59,13 @@ def check_upload(data: bytes, accepted_formats: list[str]) -> CheckedFile:
 
 
 def _check_image(data: bytes, kind: str) -> CheckedFile:
-    config = current_app.config
-    too_large = Problem(413, "image_too_large", "图片像素太大，请压缩后再上传", max_pixels=config["CASES_MAX_IMAGE_PIXELS"])
+    max_pixels = setting("CASES_MAX_IMAGE_PIXELS")
+    too_large = Problem(413, "image_too_large", "图片像素太大，请压缩后再上传", max_pixels=max_pixels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-            if image.width * image.height > config["CASES_MAX_IMAGE_PIXELS"]:
+            if image.width * image.height > max_pixels:
                 raise too_large
             orientation = image.getexif().get(0x0112, 1)
             image.load()
@@ -77,7 +76,7 @@ def _check_image(data: bytes, kind: str) -> CheckedFile:
         raise Problem(422, "image_unreadable", "图片无法打开，请重新拍照上传") from None
     width, height = upright.size
     problems = []
-    min_w, min_h = config["CASES_MIN_IMAGE_SIZE"]
+    min_w, min_h = setting("CASES_MIN_IMAGE_SIZE")
     if min(width, height) < min(min_w, min_h) or max(width, height) < max(min_w, min_h):
         problems.append(f"图片分辨率太低（{width}×{height}），至少需要 {min_w}×{min_h} 像素，请拍清楚后重新上传")
     out = io.BytesIO()
@@ -90,7 +89,7 @@ def _check_image(data: bytes, kind: str) -> CheckedFile:
 
 
 def _check_pdf(data: bytes) -> CheckedFile:
-    max_pages = current_app.config["CASES_MAX_PDF_PAGES"]
+    max_pages = setting("CASES_MAX_PDF_PAGES")
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:

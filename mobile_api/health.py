@@ -26,6 +26,8 @@ def healthz():
 
 def _check_database() -> None:
     db.session.execute(text("SELECT 1"))
+    # A probe, not a unit of work: end the read-only transaction it opened (nothing to commit) so the
+    # connection goes back to the pool clean.
     db.session.rollback()
 
 

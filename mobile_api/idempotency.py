@@ -4,6 +4,11 @@ Mobile networks retry. The key is claimed with an INSERT under a unique constrai
 runs, so two concurrent retries on two processes cannot both execute: the loser gets 409 while the
 first is in flight, and the stored answer once it has finished. Only successful answers are kept; a
 failed attempt releases the key so the client can try again.
+
+The commits here are deliberately explicit, outside the ``transaction()`` convention: they frame the
+view's own unit of work instead of being part of it. The claim is committed *before* the view runs
+(so every other process sees it, and it survives a view that rolls back); the answer is stored, or the
+claim released, in a transaction of its own *after* the view's transaction has ended.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import functools
 import hashlib
 from collections.abc import Callable
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -49,9 +54,9 @@ def idempotent(view: Callable) -> Callable:
         record = IdempotencyRecord(owner=owner, key=key, fingerprint=fingerprint)
         db.session.add(record)
         try:
-            db.session.commit()
+            db.session.commit()  # the claim: committed before the view runs (see the module docstring)
         except IntegrityError:
-            db.session.rollback()
+            db.session.rollback()  # someone holds the key: end the failed claim, then answer from their record
             return _replay(owner, key, fingerprint)
         try:
             response = view(*args, **kwargs)
@@ -66,7 +71,7 @@ def idempotent(view: Callable) -> Callable:
             stored = db.session.get(IdempotencyRecord, record.id)
             if stored is not None:
                 stored.status_code, stored.body = response.status_code, response.get_data(as_text=True)
-                db.session.commit()
+                db.session.commit()  # the answer, in its own transaction after the view's has ended
         else:
             _release(owner, key)
         return response
@@ -75,13 +80,12 @@ def idempotent(view: Callable) -> Callable:
 
 
 def _to_response(result) -> Response:
-    from flask import current_app
-
     return current_app.make_response(result)
 
 
 def _release(owner: str, key: str) -> None:
-    db.session.rollback()
+    """Give the key back after a failed attempt, so the client's retry runs the view again."""
+    db.session.rollback()  # whatever the failed view left unfinished is not ours to commit
     db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.owner == owner, IdempotencyRecord.key == key))
     db.session.commit()
 

@@ -34,6 +34,8 @@ class Channel(kombu_sqla.Channel):
         try:
             return super()._get_or_create(queue)
         except IntegrityError:
+            # kombu's own session on the broker database (not the app's db.session): its failed INSERT
+            # must be rolled back before the session can read again.
             self.session.rollback()
             return self.session.query(self.queue_cls).filter(self.queue_cls.name == queue).one()
 

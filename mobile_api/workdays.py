@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from mobile_api.extensions import db
 from mobile_api.models import CalendarDay, CalendarYear
+from mobile_api.transactions import transaction
 
 HOLIDAY_NAMES_ZH = {
     "New Year's Day": "元旦",
@@ -109,53 +110,53 @@ def next_working_day(day: date) -> date:
 
 def seed_from_chinesecalendar() -> int:
     """Load every year chinesecalendar knows; admin edits are never overwritten. Idempotent."""
-    existing = {row.day: row for row in db.session.scalars(select(CalendarDay))}
-    added = 0
-    for day, name in chinese_calendar.holidays.items():
-        if day.weekday() < 5 and day not in existing:
-            db.session.add(CalendarDay(day=day, is_workday=False, name=HOLIDAY_NAMES_ZH.get(name, name), source="chinesecalendar"))
-            added += 1
-    for day, name in chinese_calendar.workdays.items():
-        if day.weekday() >= 5 and day not in existing:
-            label = f"{HOLIDAY_NAMES_ZH.get(name, name)}调休上班"
-            db.session.add(CalendarDay(day=day, is_workday=True, name=label, source="chinesecalendar"))
-            added += 1
-    years = {day.year for day in chinese_calendar.holidays} | {day.year for day in chinese_calendar.workdays}
-    known = set(db.session.scalars(select(CalendarYear.year)))
-    for year in sorted(years - known):
-        db.session.add(CalendarYear(year=year, source="chinesecalendar"))
-    db.session.commit()
+    with transaction():
+        existing = {row.day: row for row in db.session.scalars(select(CalendarDay))}
+        added = 0
+        for day, name in chinese_calendar.holidays.items():
+            if day.weekday() < 5 and day not in existing:
+                db.session.add(CalendarDay(day=day, is_workday=False, name=HOLIDAY_NAMES_ZH.get(name, name), source="chinesecalendar"))
+                added += 1
+        for day, name in chinese_calendar.workdays.items():
+            if day.weekday() >= 5 and day not in existing:
+                label = f"{HOLIDAY_NAMES_ZH.get(name, name)}调休上班"
+                db.session.add(CalendarDay(day=day, is_workday=True, name=label, source="chinesecalendar"))
+                added += 1
+        years = {day.year for day in chinese_calendar.holidays} | {day.year for day in chinese_calendar.workdays}
+        known = set(db.session.scalars(select(CalendarYear.year)))
+        for year in sorted(years - known):
+            db.session.add(CalendarYear(year=year, source="chinesecalendar"))
     return added
 
 
 def set_day(day: date, is_workday: bool, name: str, actor: str) -> CalendarDay:
     """Admin override of one day. Storing a plain weekday/weekend is allowed (it documents intent)."""
-    row = db.session.get(CalendarDay, day)
-    if row is None:
-        row = CalendarDay(day=day)
-        db.session.add(row)
-    row.is_workday, row.name, row.source, row.updated_by = is_workday, name, "admin", actor
-    db.session.commit()
+    with transaction():
+        row = db.session.get(CalendarDay, day)
+        if row is None:
+            row = CalendarDay(day=day)
+            db.session.add(row)
+        row.is_workday, row.name, row.source, row.updated_by = is_workday, name, "admin", actor
     return row
 
 
 def delete_day(day: date) -> bool:
-    row = db.session.get(CalendarDay, day)
-    if row is None:
-        return False
-    db.session.delete(row)
-    db.session.commit()
+    with transaction():
+        row = db.session.get(CalendarDay, day)
+        if row is None:
+            return False
+        db.session.delete(row)
     return True
 
 
 def mark_year_known(year: int, source: str = "admin") -> CalendarYear:
     """Declare a year's holidays fully entered: its dates stop being provisional."""
-    row = db.session.get(CalendarYear, year)
-    if row is None:
-        row = CalendarYear(year=year, source=source)
-        db.session.add(row)
-    row.source = source
-    db.session.commit()
+    with transaction():
+        row = db.session.get(CalendarYear, year)
+        if row is None:
+            row = CalendarYear(year=year, source=source)
+            db.session.add(row)
+        row.source = source
     return row
 
 

@@ -7,8 +7,10 @@ runs on PostgreSQL and Redis; under ``CI=true`` an unreachable service fails the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -116,15 +118,29 @@ class CeleryWorker:
         )
         wait_for(lambda: b" ready." in self.log_path.read_bytes(), timeout=60, what="celery worker ready")
 
-    def stop(self, sig: int = 15) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
+    def stop(self, sig: int = signal.SIGQUIT, grace: float = 5.0) -> None:
+        """Stop the worker and wait until every process of it has exited.
+
+        ``SIGQUIT`` (the default) goes to the main process only: a cold shutdown, which abandons
+        running tasks and hands prefetched messages back to the broker without waiting for them.
+        Whatever is still alive after ``grace`` seconds — or at once with ``sig=SIGKILL`` — is
+        killed with its whole process group. (A SIGTERM to the whole group, as this used to send,
+        kills the pool children under a *warm* shutdown, which then waits for them until its timeout:
+        30 s at the end of every session.)
+        """
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None and sig != signal.SIGKILL:
+            process.send_signal(sig)
             try:
-                self.process.wait(timeout=30)
+                process.wait(timeout=grace)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
-                self.process.wait()
-        self.process = None
+                pass
+        # Also reaps pool children that outlived their parent; the group is empty when all are gone.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +148,8 @@ def celery_worker(app):
     worker = CeleryWorker()
     worker.start()
     yield worker
-    worker.stop()
+    # The session is over: nothing the worker still holds matters, so no shutdown is waited for.
+    worker.stop(sig=signal.SIGKILL)
 
 
 @pytest.fixture()
@@ -150,7 +167,8 @@ def live_server(app):
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for the serving loop to notice, up to one interval.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()

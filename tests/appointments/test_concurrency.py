@@ -22,6 +22,8 @@ from tests.appointments.rush import fire
 from tests.conftest import ROOT
 from tests.support import bearer, wait_for
 
+pytestmark = pytest.mark.slow  # a rush: gunicorn servers and 200 clients in 4 processes
+
 CLIENTS = 200
 CLIENT_PROCESSES = 4
 PLACES = 10

@@ -207,7 +207,7 @@ def test_whole_case_journey(app, client, live_server, celery_worker):
         assert resumed.json()["due_on"] == "2027-01-01" and resumed.json()["due_provisional"] is True
         view = http("GET", f"/api/v1/cases/{case_no}", token).json()
         assert view["working_days_left"] == 16 and view["predicted_completion_on"] == "2027-01-01"
-        _act(http, officer, case_no, "note", internal_note="内部：资金来源已电话核实")
+        assert _act(http, officer, case_no, "note", internal_note="内部：资金来源已电话核实").status_code == 200
     with city_date(app, date(2026, 12, 11)):
         assert _act(http, officer, case_no, "complete_task", department="ZRZY").status_code == 200
     with city_date(app, date(2026, 12, 14)):
@@ -225,15 +225,17 @@ def test_whole_case_journey(app, client, live_server, celery_worker):
     assert _act(http, clerk, case_no, "close").json()["status"] == "closed"
 
     mortgage = http("POST", "/api/v1/cases", token, json={"item_code": "330200-ZRZY-002", "form": {"contact_phone": "13800138000"}}).json()
-    assert http("POST", f"/api/v1/cases/{mortgage['case_no']}/rating", token, json={"level": 5}).status_code == 409
+    too_early = http("POST", f"/api/v1/cases/{mortgage['case_no']}/rating", token, json={"level": 5})
+    assert too_early.status_code == 409 and too_early.json()["code"] == "not_finished"
     for material in ("id_card", "loan_contract"):
-        http(
+        uploaded = http(
             "POST",
             f"/api/v1/cases/{mortgage['case_no']}/materials",
             token,
             data={"material_code": material},
             files={"file": (f"{material}.pdf", pdf_bytes(1), "application/pdf")},
         )
+        assert uploaded.status_code == 201, uploaded.text
     assert http("POST", f"/api/v1/cases/{mortgage['case_no']}/submit", token).status_code == 200
     reused = {m["material_code"]: m for m in http("GET", f"/api/v1/cases/{mortgage['case_no']}", token).json()["materials"]}
     assert reused["property_cert"]["source"] == "certificate" and reused["property_cert"]["status"] == "ok"

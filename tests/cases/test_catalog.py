@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
+from sqlalchemy import select
+
+from cases.models import ServiceItem
+from mobile_api.extensions import db
 from tests.cases.conftest import new_case
 from tests.support import bearer
 
@@ -49,7 +55,7 @@ def test_admin_new_version_leaves_running_cases_on_theirs(app, client, citizen, 
     )
 
     bad = client.put(f"/api/v1/staff/catalog/items/{code}", json={"statutory_days": 3, "promised_days": 10}, headers=bearer(staff["admin"]))
-    assert bad.status_code == 422
+    assert bad.status_code == 422 and bad.get_json()["errors"] == {"promised_days": ["承诺时限不能超过法定时限"]}
     unknown_department = client.put(f"/api/v1/staff/catalog/items/{code}", json={"department_code": "XX"}, headers=bearer(staff["admin"]))
     assert unknown_department.status_code == 422 and unknown_department.get_json()["code"] == "department_unknown"
     assert client.put(f"/api/v1/staff/catalog/items/{code}", json={"name": "x"}, headers=bearer(staff["officer"])).status_code == 403
@@ -59,4 +65,32 @@ def test_admin_new_version_leaves_running_cases_on_theirs(app, client, citizen, 
         headers=bearer(staff["admin"]),
         json={"code": code, "name": "重复", "department_code": "MZ", "item_type": "instant"},
     )
-    assert duplicate.status_code == 409
+    assert duplicate.status_code == 409 and duplicate.get_json()["code"] == "item_exists"
+
+
+def test_concurrent_edits_publish_one_version_each_and_keep_one_current(app, client, staff):
+    code = "330200-GJJ-002"
+    before = client.get(f"/api/v1/catalog/items/{code}").get_json()["version"]
+    answers: list[tuple[int, str | None]] = []
+
+    def publish(index: int) -> None:
+        response = app.test_client().put(
+            f"/api/v1/staff/catalog/items/{code}", json={"fee_notes": f"编辑{index}"}, headers=bearer(staff["admin"])
+        )
+        answers.append((response.status_code, None if response.status_code == 200 else response.get_json()["code"]))
+
+    threads = [threading.Thread(target=publish, args=(index,)) for index in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # An edit that lost a race is refused with 409 (never a 500, never a second current version); one
+    # that started after another finished publishes the next version on top of it.
+    assert all(answer == (200, None) or answer == (409, "item_changed") for answer in answers), answers
+    published = sum(1 for status, _ in answers if status == 200)
+    assert published >= 1
+    with app.app_context():
+        rows = db.session.execute(select(ServiceItem.version, ServiceItem.is_current).where(ServiceItem.code == code)).all()
+    versions = sorted(version for version, _ in rows)
+    assert versions == list(range(1, before + published + 1))
+    assert [version for version, current in rows if current] == [before + published]

@@ -105,15 +105,19 @@ def test_stats_for_a_period(app, client, citizen, staff, celery_worker):
     with city_date(app, date(2025, 3, 3)):
         second = new_case(client, token)
         for code in SIMPLE_MATERIALS:
-            upload(client, token, second, code, pdf_bytes(1))
-        client.post(f"/api/v1/cases/{second}/submit", headers=bearer(token))
-        act(client, staff["prereviewer"], second, "prereview_return", issues=[{"material_code": "photo", "reason": "不是白底照片"}])
-        upload(client, token, second, "photo", pdf_bytes(1))
+            assert upload(client, token, second, code, pdf_bytes(1)).status_code == 201
         assert client.post(f"/api/v1/cases/{second}/submit", headers=bearer(token)).status_code == 200
-        act(client, staff["prereviewer"], second, "prereview_pass")
+        returned = act(
+            client, staff["prereviewer"], second, "prereview_return", issues=[{"material_code": "photo", "reason": "不是白底照片"}]
+        )
+        assert returned.status_code == 200
+        assert upload(client, token, second, "photo", pdf_bytes(1)).status_code == 201
+        assert client.post(f"/api/v1/cases/{second}/submit", headers=bearer(token)).status_code == 200
+        assert act(client, staff["prereviewer"], second, "prereview_pass").status_code == 200
         assert act(client, staff["clerk"], second, "accept").get_json()["due_on"] == "2025-03-12"
     with city_date(app, date(2025, 3, 14)):
-        assert act(client, staff["officer"], second, "reject").status_code == 422  # a reason is required
+        no_reason = act(client, staff["officer"], second, "reject")
+        assert no_reason.status_code == 422 and no_reason.get_json()["code"] == "reason_required"
         assert act(client, staff["officer"], second, "reject", reason="居住证明与实际居住地不符").status_code == 200
     assert client.post(f"/api/v1/cases/{first}/rating", json={"level": 5}, headers=bearer(token)).status_code == 201
     assert client.post(f"/api/v1/cases/{second}/rating", json={"level": 1, "comment": "跑了两次"}, headers=bearer(token)).status_code == 201
@@ -146,8 +150,8 @@ def test_stats_for_a_period(app, client, citizen, staff, celery_worker):
         "/api/v1/staff/supervision/stats",
         query_string={"from": "2025-03-01", "to": "2025-03-31", "department": "RS"},
         headers=bearer(staff["officer"]),
-    ).get_json()
-    assert empty["accepted"] == 0 and empty["finished"] == 0
+    )
+    assert empty.status_code == 200 and empty.get_json()["accepted"] == 0 and empty.get_json()["finished"] == 0
     assert (
         client.get(
             "/api/v1/staff/supervision/stats", query_string={"from": "2025-03-31", "to": "2025-03-01"}, headers=bearer(staff["supervisor"])
@@ -190,7 +194,7 @@ def test_prereview_deadline_is_watched(app, client, citizen):
     with city_date(app, date(2026, 9, 30)):  # Wed 30 Sep: pre-review due the next working day, Thu 8 Oct
         case_no = new_case(client, token)
         for code in SIMPLE_MATERIALS:
-            upload(client, token, case_no, code, pdf_bytes(1))
+            assert upload(client, token, case_no, code, pdf_bytes(1)).status_code == 201
         assert client.post(f"/api/v1/cases/{case_no}/submit", headers=bearer(token)).status_code == 200
     assert client.get(f"/api/v1/cases/{case_no}", headers=bearer(token)).get_json()["prereview_due_on"] == "2026-10-08"
     _scan(app, date(2026, 10, 7))  # still inside National Day: due tomorrow, yellow

@@ -36,7 +36,11 @@ def test_upload_checks(app, client, citizen):
     assert good.status_code == 201 and good.get_json()["check"]["kind"] == "png" and good.get_json()["check_ok"] is True
 
     sideways = upload(client, token, case_no, "photo", jpeg_bytes(1000, 700, orientation=8), "photo.jpg")
-    assert sideways.get_json()["check"]["width"] == 700 and sideways.get_json()["check"]["orientation_fixed"] is True
+    assert (
+        sideways.status_code == 201
+        and sideways.get_json()["check"]["width"] == 700
+        and sideways.get_json()["check"]["orientation_fixed"] is True
+    )
 
     small = upload(client, token, case_no, "id_card", jpeg_bytes(200, 150), "tiny.jpg")
     assert small.status_code == 201 and small.get_json()["check_ok"] is False
@@ -60,7 +64,7 @@ def test_upload_checks(app, client, citizen):
     missing_file = client.post(
         f"/api/v1/cases/{case_no}/materials", headers=bearer(token), data={"material_code": "photo"}, content_type="multipart/form-data"
     )
-    assert missing_file.status_code == 422
+    assert missing_file.status_code == 422 and missing_file.get_json()["code"] == "file_required"
     assert (
         client.post(
             f"/api/v1/cases/{case_no}/materials", headers=bearer(token), data=b"x", content_type="application/octet-stream"
@@ -74,8 +78,8 @@ def test_upload_checks(app, client, citizen):
     assert set(by_code) == {"id_card", "residence_proof"} and "分辨率太低" in by_code["id_card"]
 
     # Fix both, submit; uploads are then locked until pre-review returns something.
-    upload(client, token, case_no, "id_card", jpeg_bytes(), "id.jpg")
-    upload(client, token, case_no, "residence_proof", pdf_bytes(2))
+    assert upload(client, token, case_no, "id_card", jpeg_bytes(), "id.jpg").status_code == 201
+    assert upload(client, token, case_no, "residence_proof", pdf_bytes(2)).status_code == 201
     assert client.post(f"/api/v1/cases/{case_no}/submit", headers=bearer(token)).status_code == 200
     assert upload(client, token, case_no, "photo", png_bytes()).get_json()["code"] == "materials_locked"
 
@@ -104,7 +108,7 @@ def test_stored_view_follows_every_change(app, client, citizen):
     first = client.get(f"/api/v1/cases/{case_no}", headers=bearer(token)).get_json()
     assert {m["material_code"]: m["status"] for m in first["materials"]}["photo"] == "missing"
     assert client.get(f"/api/v1/cases/{case_no}", headers=bearer(token)).get_json() == first  # served from the stored view
-    upload(client, token, case_no, "photo", png_bytes())
+    assert upload(client, token, case_no, "photo", png_bytes()).status_code == 201
     with app.app_context():
         from sqlalchemy import select
 
@@ -117,7 +121,7 @@ def test_stored_view_follows_every_change(app, client, citizen):
             )
 
         first_file = photo_file_id()
-        upload(client, token, case_no, "photo", png_bytes(700, 900))
+        assert upload(client, token, case_no, "photo", png_bytes(700, 900)).status_code == 201
         db.session.rollback()
         assert photo_file_id() != first_file and db.session.get(StoredFile, first_file) is None  # the replaced upload is gone
     second = client.get(f"/api/v1/cases/{case_no}", headers=bearer(token)).get_json()

@@ -49,7 +49,7 @@ def test_admin_enters_2027_and_deadlines_follow(client, app):
     with app.app_context():
         assert workdays.add_working_days(date(2026, 12, 31), 1).date == date(2027, 1, 4)
     response = client.post("/api/v1/staff/calendar/2027/complete", headers=headers)
-    assert response.get_json()["known"] is True
+    assert response.status_code == 200 and response.get_json()["known"] is True
     with app.app_context():
         assert workdays.add_working_days(date(2026, 12, 31), 1).provisional is False
     overview = client.get("/api/v1/staff/calendar/2027", headers=headers).get_json()
@@ -71,6 +71,7 @@ def test_calendar_edits_need_admin_and_valid_dates(client, app):
     assert response.status_code == 403
     admin = staff_token(client, "admin", app.config["DEMO_PASSWORD"])
     response = client.put("/api/v1/staff/calendar/days/2026-13-45", json={"is_workday": False}, headers=bearer(admin))
-    assert response.status_code == 404
+    assert response.status_code == 404 and response.get_json()["code"] == "not_found"
     response = client.put("/api/v1/staff/calendar/days/2026-12-24", json={"is_workday": "maybe"}, headers=bearer(admin))
-    assert response.status_code == 422
+    assert response.status_code == 422 and "is_workday" in response.get_json()["errors"]
+    assert client.delete("/api/v1/staff/calendar/days/2026-12-24", headers=bearer(admin)).status_code == 404  # nothing was stored

@@ -8,7 +8,11 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CeleryWorker
+
+pytestmark = pytest.mark.slow  # a soak: its own face worker fed 48 verifications
 
 _BENCH = Path(__file__).resolve().parents[3] / "bench" / "face_worker_soak.py"
 
