@@ -28,7 +28,7 @@ class LookupQuery(Schema):
     ticket_no = fields.String(validate=TICKET_NO)
 
 
-class TimelineEventSchema(Schema):
+class TicketHistorySchema(Schema):
     at = fields.DateTime()
     action = fields.String()
     action_name = fields.String()
@@ -52,7 +52,7 @@ class LookupCaseSchema(Schema):
     due_on = fields.Date(allow_none=True)
     working_days_left = fields.Integer(allow_none=True)
     finished_on = fields.Date(allow_none=True)
-    timeline = fields.List(fields.Nested(TimelineEventSchema))
+    timeline = fields.List(fields.Nested(TicketHistorySchema))
 
 
 class LookupBookingSchema(Schema):
@@ -79,7 +79,7 @@ class LookupTicketSchema(Schema):
     due_on = fields.Date(allow_none=True)
     created_at = fields.DateTime()
     answer = fields.String(allow_none=True)
-    history = fields.List(fields.Nested(TimelineEventSchema))
+    history = fields.List(fields.Nested(TicketHistorySchema))
 
 
 class VerificationStateSchema(Schema):
@@ -247,7 +247,7 @@ class TicketDetailSchema(TicketSummarySchema):
     caller_name_masked = fields.String(allow_none=True)
     created_by = fields.String()
     sent_back_count = fields.Integer()
-    history = fields.List(fields.Nested(TimelineEventSchema))
+    history = fields.List(fields.Nested(TicketHistorySchema))
     case = fields.Nested(CaseStorySchema, allow_none=True, metadata={"description": "关联办件：状态、下一步、好差评及整改"})
     allowed_actions = fields.List(fields.String())
     can_rate = fields.Boolean()

@@ -19,7 +19,7 @@ class WarningQuery(PageArgs):
     colour = fields.String(validate=validate.OneOf(["yellow", "red"]))
 
 
-class WarningSchema(Schema):
+class TicketWarningSchema(Schema):
     ticket_no = fields.String()
     department_code = fields.String()
     colour = fields.String()
@@ -28,7 +28,7 @@ class WarningSchema(Schema):
     created_at = fields.DateTime()
 
 
-WarningPage = page_schema(WarningSchema, "HotlineWarningPage")
+WarningPage = page_schema(TicketWarningSchema, "HotlineWarningPage")
 
 
 class PeriodQuery(Schema):
