@@ -18,7 +18,11 @@ def new_staff(app, client, roles: list[str], departments: list[str] | None = Non
     username = f"{prefix}{uuid.uuid4().hex[:8]}"
     with app.app_context():
         create_staff(username, app.config["DEMO_PASSWORD"], roles, username, departments or [], [])
-    return {"username": username, "actor": f"staff:{username}", "headers": bearer(staff_token(client, username, app.config["DEMO_PASSWORD"]))}
+    return {
+        "username": username,
+        "actor": f"staff:{username}",
+        "headers": bearer(staff_token(client, username, app.config["DEMO_PASSWORD"])),
+    }
 
 
 @pytest.fixture()

@@ -44,7 +44,9 @@ def test_lookup_verification_and_ticket_journey(app, client, live_server, celery
     with app.app_context():
         hall = create_hall(item_code=BOOKABLE_ITEM)
     slot = first_free_slots(client, hall["id"])[0]
-    booked = http("POST", "/api/v1/appointments", bearer(token), json={"hall_id": hall["id"], "item_code": BOOKABLE_ITEM, "start": slot["start"]})
+    booked = http(
+        "POST", "/api/v1/appointments", bearer(token), json={"hall_id": hall["id"], "item_code": BOOKABLE_ITEM, "start": slot["start"]}
+    )
     assert booked.status_code == 201, booked.text
     booking_code = booked.json()["code"]
     op = operator["headers"]
@@ -65,13 +67,17 @@ def test_lookup_verification_and_ticket_journey(app, client, live_server, celery
 
     # --- verification: a wrong last four is counted and audited; then a code to the phone on record
     wrong = "0000" if citizen["id_number"][-4:] != "0000" else "1111"
-    refused = http("POST", "/api/v1/hotline/verifications", op, json={"lookup_id": lookup["lookup_id"], "method": "id_last4", "answer": wrong})
+    refused = http(
+        "POST", "/api/v1/hotline/verifications", op, json={"lookup_id": lookup["lookup_id"], "method": "id_last4", "answer": wrong}
+    )
     assert refused.status_code == 422 and refused.json()["code"] == "verification_failed" and refused.json()["attempts_left"] == 2
     sent = http("POST", "/api/v1/hotline/verifications", op, json={"lookup_id": lookup["lookup_id"], "method": "sms_code"})
     assert sent.status_code == 202, sent.text
     assert sent.json()["phone_masked"] == lookup["caller"]["phone_masked"]
     code = wait_for_sms(client, phone, r"核验码(\d{6})").group(1)
-    verified = http("POST", "/api/v1/hotline/verifications", op, json={"lookup_id": lookup["lookup_id"], "method": "sms_code", "answer": code})
+    verified = http(
+        "POST", "/api/v1/hotline/verifications", op, json={"lookup_id": lookup["lookup_id"], "method": "sms_code", "answer": code}
+    )
     assert verified.status_code == 200, verified.text
     detail = verified.json()
     assert detail["verified"] is True and detail["verification"]["method_used"] == "sms_code"
@@ -113,7 +119,12 @@ def test_lookup_verification_and_ticket_journey(app, client, live_server, celery
     # --- the department answers; the caller is told by SMS and sees it in the app
     listed = http("GET", "/api/v1/staff/tickets", ga_officer["headers"], params={"status": "assigned", "per_page": 100})
     assert ticket_no in [t["ticket_no"] for t in listed.json()["items"]]
-    answered = http("POST", f"/api/v1/staff/tickets/{ticket_no}/answer", ga_officer["headers"], json={"answer": "已核实，材料已补齐，三个工作日内办结。"})
+    answered = http(
+        "POST",
+        f"/api/v1/staff/tickets/{ticket_no}/answer",
+        ga_officer["headers"],
+        json={"answer": "已核实，材料已补齐，三个工作日内办结。"},
+    )
     assert answered.status_code == 200, answered.text
     assert answered.json()["status"] == "answered" and answered.json()["answered_on_time"] is True
     wait_for_sms(client, phone, rf"工单号{ticket_no}")
@@ -130,10 +141,20 @@ def test_lookup_verification_and_ticket_journey(app, client, live_server, celery
     )
     assert reopened.status_code == 200, reopened.text
     assert reopened.json()["status"] == "assigned" and reopened.json()["reopen_count"] == 1 and reopened.json()["answer"] is None
-    assert reopened.json()["history"][-1]["action"] == "reopen" and reopened.json()["history"][-1]["data"]["previous_answer"].startswith("已核实")
-    assert http("POST", f"/api/v1/staff/tickets/{ticket_no}/answer", ga_officer["headers"], json={"answer": "已于今日办结，证件已寄出。"}).status_code == 200
+    assert reopened.json()["history"][-1]["action"] == "reopen" and reopened.json()["history"][-1]["data"]["previous_answer"].startswith(
+        "已核实"
+    )
+    assert (
+        http(
+            "POST", f"/api/v1/staff/tickets/{ticket_no}/answer", ga_officer["headers"], json={"answer": "已于今日办结，证件已寄出。"}
+        ).status_code
+        == 200
+    )
     twice = http(
-        "POST", f"/api/v1/hotline/tickets/{ticket_no}/transitions", op, json={"action": "callback", "satisfaction": "unsatisfied", "reopen": True}
+        "POST",
+        f"/api/v1/hotline/tickets/{ticket_no}/transitions",
+        op,
+        json={"action": "callback", "satisfaction": "unsatisfied", "reopen": True},
     )
     assert twice.status_code == 409 and twice.json()["code"] == "reopen_used"
     closed = http("POST", f"/api/v1/me/tickets/{ticket_no}/satisfaction", bearer(token), json={"satisfaction": "basically_satisfied"})
@@ -173,7 +194,9 @@ def test_lookup_verification_and_ticket_journey(app, client, live_server, celery
     assert {(w["colour"], w["role"]) for w in head_warnings if w["ticket_no"] == help_ticket["ticket_no"]} == {("red", "department_head")}
     officer_warnings = http("GET", "/api/v1/staff/tickets/warnings", ga_officer["headers"], params={"per_page": 100}).json()["items"]
     assert {w["colour"] for w in officer_warnings if w["ticket_no"] == help_ticket["ticket_no"]} == {"yellow", "red"}
-    sup_warnings = http("GET", "/api/v1/staff/tickets/warnings", supervisor["headers"], params={"colour": "red", "per_page": 100}).json()["items"]
+    sup_warnings = http("GET", "/api/v1/staff/tickets/warnings", supervisor["headers"], params={"colour": "red", "per_page": 100}).json()[
+        "items"
+    ]
     assert [w["role"] for w in sup_warnings if w["ticket_no"] == help_ticket["ticket_no"]] == ["supervisor"]
 
     # --- every look-up left an audit row; a supervisor reads them
