@@ -8,7 +8,9 @@ Before a description is published (Open311) or read out in a look-up, these are 
 - phone numbers that ``phonenumbers`` finds for region CN (mobiles, landlines with area code), and any
   bare 11-digit mobile it might miss;
 - e-mail addresses;
-- any other run of 7 or more digits (bank cards, landlines without area code, house-hold numbers).
+- any other run of 7 or more digits (bank cards, landlines without area code, house-hold numbers);
+- where someone lives: the house number after a road (中山西路128号) and building, unit and room
+  numbers (3单元502室) — other numbers (3号窗口, dates, amounts) stay readable.
 
 Masked forms keep what a reader needs to tell numbers apart and nothing more: ``330203********0016``,
 ``138****8000``, ``z***@example.com``, ``62******89``.
@@ -27,6 +29,8 @@ _ID_15 = re.compile(r"(?<!\d)\d{15}(?!\d)")
 _MOBILE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d){8}(?!\d)")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _LONG_DIGITS = re.compile(r"(?<!\d)\d{7,}(?!\d)")
+# Where someone lives: the house number after a road (中山西路128号) and building, unit, room numbers.
+_DWELLING = re.compile(r"(?<=[路街道巷村里弄])\d+(?=号)|\d+(?=\s*(?:号楼|栋|幢|单元|室|弄|户))")
 _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
@@ -62,6 +66,7 @@ def _spans(text: str) -> list[tuple[int, int, str]]:
         for m in phonenumbers.PhoneNumberMatcher(text, "CN", leniency=phonenumbers.Leniency.POSSIBLE)
     )
     found.extend((m.start(), m.end(), _mask_digits(m.group(0))) for m in _LONG_DIGITS.finditer(text))
+    found.extend((m.start(), m.end(), "*") for m in _DWELLING.finditer(text))
     chosen: list[tuple[int, int, str]] = []
     for span in found:
         if all(span[1] <= other[0] or span[0] >= other[1] for other in chosen):

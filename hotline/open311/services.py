@@ -68,6 +68,7 @@ CASE_ATTRIBUTES = (
         "datatype_description": "办件号，如 NB2611-K7M3Q（在App“我的办件”或受理回执中）",
         "order": 1,
         "description": "被投诉的办件号",
+        "values": [],  # only list datatypes have values; an empty list keeps every attribute the same shape
     },
     {
         "variable": True,
