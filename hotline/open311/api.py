@@ -220,3 +220,6 @@ def register_open311(app: Flask) -> None:
     accept_form_bodies(app, PREFIX)
     api.register_blueprint(open311_blp)
     app.register_blueprint(fallback_bp)
+    excluded = app.extensions.setdefault("openapi_excluded", {})
+    for endpoint in ("open311_fallback.not_offered",):
+        excluded[endpoint] = "catch-all under /open311 that answers unknown paths, formats and methods with a spec-format error; not an operation"
