@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from hotline import service
+from hotline import citizens
 from hotline.schemas import CitizenRating, CitizenTicketCreate, TicketDetailSchema, TicketPage
 from mobile_api.access import current_account, requires
 from mobile_api.idempotency import idempotent
@@ -20,7 +20,7 @@ my_tickets_blp = Blueprint("my_tickets", __name__, url_prefix="/api/v1/me/ticket
 @my_tickets_blp.response(201, TicketDetailSchema)
 def open_ticket(args: dict):
     """Open a ticket (咨询、投诉、举报、建议、求助、表扬); a linked case or booking must be your own."""
-    return service.citizen_create_ticket(current_account(), args)
+    return citizens.citizen_create_ticket(current_account(), args)
 
 
 @my_tickets_blp.route("", methods=["GET"])
@@ -29,14 +29,14 @@ def open_ticket(args: dict):
 @my_tickets_blp.response(200, TicketPage)
 def my_tickets(args: dict):
     """My tickets, including those an operator recorded when I called 12345."""
-    return service.citizen_tickets(current_account(), args["page"], args["per_page"])
+    return citizens.citizen_tickets(current_account(), args["page"], args["per_page"])
 
 
 @my_tickets_blp.route("/<ticket_no>", methods=["GET"])
 @requires(level=1)
 @my_tickets_blp.response(200, TicketDetailSchema)
 def my_ticket(ticket_no: str):
-    return service.citizen_ticket(current_account(), ticket_no)
+    return citizens.citizen_ticket(current_account(), ticket_no)
 
 
 @my_tickets_blp.route("/<ticket_no>/satisfaction", methods=["POST"])
@@ -45,4 +45,4 @@ def my_ticket(ticket_no: str):
 @my_tickets_blp.response(200, TicketDetailSchema)
 def rate_ticket(args: dict, ticket_no: str):
     """Rate the department's answer; unsatisfied may ask once for it to be handled again."""
-    return service.citizen_rate(current_account(), ticket_no, args)
+    return citizens.citizen_rate(current_account(), ticket_no, args)

@@ -1,7 +1,9 @@
-"""Ticket verbs: record a ticket (operator, citizen, Open311), route it, answer it, call back, reopen.
+"""Ticket verbs: write a ticket (operators, citizens and Open311 all come through ``write_ticket``),
+route it, call back and reopen, and what operators read.
 
 Every function owns its transaction (``mobile_api.transactions``) and audits every staff read or
-change of a ticket. Department-side verbs (lists, answer, send back) are in ``hotline/departments.py``.
+change of a ticket. The department side (lists, answer, send back) is ``hotline/departments.py``, the
+citizen side ``hotline/citizens.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from auth.models import Account, StaffUser
 from cases import catalog
 from cases.clock import today
 from cases.events import case_status_changed
-from cases.service import STATUS_NAMES, case_for_citizen
+from cases.service import STATUS_NAMES
 from hotline import records, tickets
 from hotline.masking import mask_text
 from hotline.models import (
@@ -36,8 +38,6 @@ from mobile_api.pagination import paginate
 from mobile_api.pii import blind_index
 from mobile_api.timeutil import utcnow
 from mobile_api.transactions import transaction
-
-CITIZEN_ACTOR = "citizen"
 
 
 @dataclass
@@ -123,7 +123,7 @@ def _related_case(case_no: str | None, owner_id: str | None) -> dict | None:
     return case
 
 
-def _related_booking(code: str | None, owner_id: str | None) -> None:
+def related_booking(code: str | None, owner_id: str | None) -> None:
     if not code:
         return
     booking = records.booking_by_code(code)
@@ -131,7 +131,7 @@ def _related_booking(code: str | None, owner_id: str | None) -> None:
         raise Problem(422, "booking_not_found", "未找到来电人的该预约", errors={"booking_code": ["预约码不存在"]})
 
 
-def _check_item(item_code: str | None) -> None:
+def check_item(item_code: str | None) -> None:
     if item_code:
         catalog.current_item(item_code)
 
@@ -149,8 +149,8 @@ def operator_create_ticket(staff: StaffUser, args: dict) -> dict:
         lookup = _operator_lookup(staff, args.get("lookup_id"))
         owner_id = lookup.account_id if lookup is not None and lookup.verified_at else None
         case = _related_case(args.get("case_no"), owner_id)
-        _related_booking(args.get("booking_code"), owner_id)
-        _check_item(args.get("item_code"))
+        related_booking(args.get("booking_code"), owner_id)
+        check_item(args.get("item_code"))
         account = records.account_by_id(owner_id) if owner_id else records.account_by_phone(args["caller_phone"])
         draft = TicketDraft(
             ticket_type=args["ticket_type"],
@@ -335,74 +335,6 @@ def record_callback(ticket: Ticket, actor: str, satisfaction: str, comment: str 
         return
     ticket.status, ticket.closed_at = TicketStatus.CLOSED, now
     add_event(ticket, actor, "callback", TicketStatus.ANSWERED, TicketStatus.CLOSED, note=comment, data=data)
-
-
-# ------------------------------------------------------------------ citizens
-
-
-def citizen_create_ticket(account: Account, args: dict) -> dict:
-    """A citizen opens a ticket in the app; related cases and bookings must be their own."""
-    with transaction():
-        case_no = case_for_citizen(account.id, args["case_no"]).case_no if args.get("case_no") else None
-        _related_booking(args.get("booking_code"), account.id)
-        _check_item(args.get("item_code"))
-        item_code = args.get("item_code")
-        if case_no and not item_code:
-            item_code = records.find_case(case_no)["item_code"]
-        ticket = write_ticket(
-            TicketDraft(
-                ticket_type=args["ticket_type"],
-                content=args["content"],
-                source=TicketSource.APP,
-                created_by=CITIZEN_ACTOR,
-                caller_phone=account.phone,
-                account=account,
-                case_no=case_no,
-                booking_code=(args.get("booking_code") or "").upper() or None,
-                delivery_no=args.get("delivery_no"),
-                item_code=item_code,
-                public_text=args.get("publish", False),
-            )
-        )
-        return citizen_ticket_view(ticket, account)
-
-
-def _own_ticket(account: Account, ticket_no: str) -> Ticket:
-    ticket = find_ticket(ticket_no)
-    if ticket is None or ticket.account_id != account.id:
-        raise Problem(404, "ticket_not_found", "未找到该工单", ticket_no=ticket_no)
-    return ticket
-
-
-def citizen_ticket_view(ticket: Ticket, account: Account) -> dict:
-    view = tickets.detail(ticket, staff=False)
-    view.pop("caller_phone_masked", None)
-    story = case_story(ticket.case_no)
-    owns_case = story is not None and records.find_case(ticket.case_no)["account_id"] == account.id
-    return view | {"case": story if owns_case else None, "can_rate": ticket.status == TicketStatus.ANSWERED}
-
-
-def citizen_tickets(account: Account, page: int, per_page: int) -> dict:
-    statement = select(Ticket).where(Ticket.account_id == account.id).order_by(Ticket.created_at.desc(), Ticket.id.desc())
-    result = paginate(statement, page, per_page)
-    items = tickets.summaries(result.items)
-    for item in items:
-        item.pop("caller_phone_masked", None)
-        item.pop("colour", None)
-    return result.as_dict() | {"items": items}
-
-
-def citizen_ticket(account: Account, ticket_no: str) -> dict:
-    return citizen_ticket_view(_own_ticket(account, ticket_no), account)
-
-
-def citizen_rate(account: Account, ticket_no: str, args: dict) -> dict:
-    """The citizen's own return call: satisfaction after the answer; unsatisfied may reopen once."""
-    with transaction():
-        ticket = _own_ticket(account, ticket_no)
-        check_action(ticket, "callback")
-        record_callback(ticket, CITIZEN_ACTOR, args["satisfaction"], args.get("comment"), bool(args.get("reopen")))
-        return citizen_ticket_view(ticket, account)
 
 
 # ------------------------------------------------------------------ cases → hotline

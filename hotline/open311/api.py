@@ -222,4 +222,4 @@ def register_open311(app: Flask) -> None:
     app.register_blueprint(fallback_bp)
     excluded = app.extensions.setdefault("openapi_excluded", {})
     for endpoint in ("open311_fallback.not_offered",):
-        excluded[endpoint] = "catch-all under /open311 that answers unknown paths, formats and methods with a spec-format error; not an operation"
+        excluded[endpoint] = "catch-all under /open311: answers unknown paths, formats and methods with a spec-format error"

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.support import bearer, staff_token, wait_for
+from tests.support import bearer, staff_token, unique_phone, wait_for
 
 
 def new_staff(app, client, roles: list[str], departments: list[str] | None = None, prefix: str = "hl") -> dict:
@@ -82,3 +82,11 @@ def audit_actions(app, actor: str, prefix: str = "") -> list[str]:
         actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.actor == actor).order_by(AuditEvent.id)).all()
         db.session.remove()
     return [action for action in actions if action.startswith(prefix)]
+
+
+@pytest.fixture()
+def api_key(app, client) -> str:
+    admin = new_staff(app, client, ["admin"], prefix="adm")
+    issued = client.post("/api/v1/staff/open311/keys", json={"name": f"第三方应用{unique_phone()}"}, headers=admin["headers"])
+    assert issued.status_code == 201, issued.get_json()
+    return issued.get_json()["api_key"]
