@@ -7,6 +7,8 @@ and SMS) and asks for their satisfaction. Every read and change is audited.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from auth.models import Account, StaffUser
@@ -26,7 +28,8 @@ from mobile_api.timeutil import utcnow
 from mobile_api.transactions import transaction
 from notifications.service import notify
 
-ANSWER_SMS_CHARS = 200  # the SMS carries the start of the answer; the app shows all of it
+ANSWER_SMS_CHARS = 200
+MOBILE = re.compile(r"^1[3-9]\d{9}$")  # the SMS carries the start of the answer; the app shows all of it
 
 
 def _scope(staff: StaffUser):
@@ -94,9 +97,14 @@ def answer(staff: StaffUser, ticket_no: str, text: str) -> dict:
 
 
 def _tell_caller(ticket: Ticket, event_id: int) -> None:
-    recipient = db.session.get(Account, ticket.account_id) if ticket.account_id else ticket.caller_phone
-    if recipient is None:
-        return  # an Open311 request without contact details: the answer is in its public status only
+    """In-app and SMS to the caller's account; else SMS to the number they gave if it is a mobile.
+    Without either (a landline, an Open311 request without contact details) the return call tells them."""
+    if ticket.account_id:
+        recipient = db.session.get(Account, ticket.account_id)
+    elif ticket.caller_phone and MOBILE.match(ticket.caller_phone):
+        recipient = ticket.caller_phone
+    else:
+        return
     department = catalog.department_names({ticket.department_code}).get(ticket.department_code, ticket.department_code)
     text = ticket.answer if len(ticket.answer) <= ANSWER_SMS_CHARS else ticket.answer[:ANSWER_SMS_CHARS] + "…"
     notify(

@@ -52,8 +52,10 @@ def verify(staff: StaffUser, args: dict) -> tuple[dict, int]:
         account = records.account_by_id(row.account_id) if row.account_id else None
         if account is None:
             raise Problem(409, "nothing_to_verify", "本次查询没有找到来电人的记录，无需核验")
-        if row.verified_at is not None:
-            return lookup_view(row, account), 200
+        if row.verified_at is not None:  # verified already: this is a re-read of the details (audited)
+            view = lookup_view(row, account)
+            audit_lookup(staff, row, view, "hotline.lookup.read")
+            return view, 200
         if method == ID_LAST4 and not account.id_number:
             raise Problem(409, "method_unavailable", "来电人尚未实名认证，请使用短信验证码核验", methods=[SMS_CODE])
         if method == SMS_CODE and not answer:

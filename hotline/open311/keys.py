@@ -107,10 +107,6 @@ def require_key() -> Open311ApiKey:
     return key
 
 
-def touch(key: Open311ApiKey) -> None:
-    key.last_used_at = utcnow()
-
-
 def rate_key() -> str:
     """Flask-Limiter key of a POST: the API key (by id), else the client address (invalid keys share it)."""
     key = _presented_key()

@@ -212,14 +212,18 @@ def sweep_submissions(older_than_seconds: int = 30) -> int:
 
 
 def token_status(token: str, args: dict) -> list[dict]:
+    """The ticket number of a batch request (null while the worker has not made the ticket yet);
+    a submission that could not become a ticket answers 400 with the reason."""
     check_jurisdiction(args)
     row = db.session.execute(
-        select(Open311Submission.token, Ticket.ticket_no)
+        select(Open311Submission.token, Open311Submission.status, Open311Submission.error, Ticket.ticket_no)
         .outerjoin(Ticket, Ticket.id == Open311Submission.ticket_id)
         .where(Open311Submission.token == token)
     ).first()
     if row is None:
         raise Problem(404, "token_not_found", f"token {token} 不存在")
+    if row.status == SubmissionStatus.FAILED:
+        raise Problem(400, "request_not_accepted", f"该请求未能受理：{row.error}")
     return [{"service_request_id": row.ticket_no, "token": row.token}]
 
 

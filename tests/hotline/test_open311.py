@@ -252,3 +252,24 @@ def test_the_batch_service_answers_a_token_that_resolves_once_the_ticket_exists(
         assert intake_submission(submission_id) == "skipped"
         assert db.session.scalar(select(func.count()).select_from(Ticket).where(Ticket.ticket_no == request_id)) == 1
         db.session.remove()
+
+
+def test_a_batch_request_that_cannot_become_a_ticket_says_so_at_its_token(app, client, api_key):
+    with app.test_request_context():
+        from sqlalchemy import select, update
+
+        from hotline.models import Open311ApiKey, Open311Submission
+        from hotline.open311.keys import key_hash
+        from hotline.open311.requests import intake_submission, submit
+        from mobile_api.extensions import db
+
+        key = db.session.scalar(select(Open311ApiKey).where(Open311ApiKey.key_hash == key_hash(api_key)))
+        # Submitted but not yet handed to a worker (the view publishes it; here nobody does).
+        [answer], submission_id = submit(key, {"service_code": "report", "description": "举报", "address_string": "海曙区"}, {})
+        # The service left the catalog before the worker got to it (here: a made-up code).
+        db.session.execute(update(Open311Submission).where(Open311Submission.id == submission_id).values(service_code="withdrawn-service"))
+        db.session.commit()
+        assert intake_submission(submission_id) == "failed"
+        assert intake_submission(submission_id) == "skipped"
+        db.session.remove()
+    assert_spec_error(client.get(f"{V2}/tokens/{answer['token']}.json"), 400, "withdrawn-service")
