@@ -2,12 +2,14 @@
 caller verification), hotline tickets (工单) routed to departments with working-day deadlines and
 escalation (督办), citizens' own tickets, supervisors' figures, and an Open311 GeoReport v2 face.
 
-Rooms: ``models.py``, ``schemas.py``, ``service.py`` (ticket verbs), ``api.py`` (operators),
-``staff_api.py`` (departments, supervisors, admins), ``citizen_api.py`` (``/api/v1/me/tickets``),
-``tasks.py``; concerns: ``records.py`` (what the packages below know about a caller), ``lookup.py`` +
-``verification.py`` (look-ups), ``tickets.py`` (the ticket state machine and views), ``escalation.py``
-(colours, warnings, 督办), ``oversight.py`` (audit reads, operator flags), ``notices.py`` (one-time
-notices by SMS), ``stats.py``, ``masking.py``, ``messages.py``, ``open311/`` (GeoReport v2).
+Rooms: ``models.py``, ``schemas.py`` (+ ``staff_schemas.py``), ``service.py`` (ticket verbs of
+operators), ``api.py`` (operators), ``staff_api.py`` (departments, supervisors, admins),
+``citizen_api.py`` (``/api/v1/me/tickets``), ``tasks.py``; concerns: ``records.py`` (what the packages
+below know about a caller), ``lookup.py`` + ``verification.py`` (look-ups), ``tickets.py`` (the ticket
+state machine and views), ``departments.py`` and ``citizens.py`` (their side of tickets),
+``escalation.py`` (colours, warnings, 督办), ``oversight.py`` (audit reads, operator flags),
+``notices.py`` (one-time notices by SMS), ``stats.py``, ``masking.py``, ``messages.py``, ``cli.py``,
+``demo_data.py``, ``open311/`` (GeoReport v2).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import requests
 from tests.appointments.conftest import create_citizen
 from tests.cases.conftest import accepted_case, act
 from tests.hotline.conftest import audit_actions, new_staff, wait_for_sms
-from tests.support import bearer, sign_in_level2, staff_token, unique_phone
+from tests.support import bearer, sign_in_level2, staff_token, unique_phone, wait_for
 
 
 def _create(client, operator, **body):
@@ -242,3 +242,30 @@ def test_weekly_figures_for_supervisors(app, client, operator):
         ).status_code
         == 403
     )
+
+
+def test_the_beat_job_escalates_an_overdue_ticket_in_a_worker(app, client, celery_worker, operator, ga_head):
+    from sqlalchemy import update
+
+    from hotline.models import Ticket
+    from mobile_api.celery_app import celery
+    from mobile_api.extensions import db
+
+    assert app.extensions["beat_schedule"]["hotline-scan-deadlines"]["task"] == "hotline.scan_deadlines"
+    ticket_no = _create(client, operator, ticket_type="help", department_code="GA").get_json()["ticket_no"]
+    with app.app_context():  # the deadline passed a week ago (the worker counts on the real calendar)
+        db.session.execute(update(Ticket).where(Ticket.ticket_no == ticket_no).values(due_on=date.today() - timedelta(days=7)))
+        db.session.commit()
+        db.session.remove()
+    celery.send_task("hotline.scan_deadlines")
+
+    def escalated():
+        view = client.get(f"/api/v1/hotline/tickets/{ticket_no}", headers=operator["headers"]).get_json()
+        return view if view["escalations"] == 1 else None
+
+    view = wait_for(escalated, timeout=60, what="the worker's deadline scan")
+    assert view["colour"] == "red" and view["history"][-1]["action"] == "escalate" and view["history"][-1]["actor"] == "system"
+    warnings = client.get(
+        "/api/v1/staff/tickets/warnings", query_string={"colour": "red", "per_page": 100}, headers=ga_head["headers"]
+    ).get_json()
+    assert [w["role"] for w in warnings["items"] if w["ticket_no"] == ticket_no] == ["department_head"]
