@@ -6,8 +6,11 @@ OFFICER = "officer"
 HOTLINE_OPERATOR = "hotline_operator"
 SUPERVISOR = "supervisor"
 ADMIN = "admin"
+# Head of a department (部门负责人), scoped by ``StaffUser.department_codes`` like officers: receives
+# the 12345 hotline's escalations (督办) of overdue tickets routed to those departments.
+DEPARTMENT_HEAD = "department_head"
 
-ALL_ROLES = (PREREVIEWER, WINDOW_CLERK, OFFICER, HOTLINE_OPERATOR, SUPERVISOR, ADMIN)
+ALL_ROLES = (PREREVIEWER, WINDOW_CLERK, OFFICER, HOTLINE_OPERATOR, SUPERVISOR, ADMIN, DEPARTMENT_HEAD)
 
 ROLE_NAMES_ZH = {
     PREREVIEWER: "预审员",
@@ -16,4 +19,5 @@ ROLE_NAMES_ZH = {
     HOTLINE_OPERATOR: "热线坐席",
     SUPERVISOR: "监察管理",
     ADMIN: "系统管理员",
+    DEPARTMENT_HEAD: "部门负责人",
 }
