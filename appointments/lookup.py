@@ -5,18 +5,23 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from appointments.models import BOOKED, CANCELLED, CHECKED_IN, NO_SHOW, Booking, Hall
+from appointments.models import Booking, BookingStatus, Hall
 from cases.catalog import current_item
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
 from mobile_api.timeutil import CITY_TZ
 
-BOOKING_STATUS_NAMES = {BOOKED: "已预约", CANCELLED: "已取消", CHECKED_IN: "已签到取号", NO_SHOW: "未按时到场"}
+BOOKING_STATUS_NAMES = {
+    BookingStatus.BOOKED: "已预约",
+    BookingStatus.CANCELLED: "已取消",
+    BookingStatus.CHECKED_IN: "已签到取号",
+    BookingStatus.NO_SHOW: "未按时到场",
+}
 NEXT_STEPS = {
-    BOOKED: "请于{when}携带材料到{hall}签到取号",
-    CANCELLED: "预约已取消，如需办理可重新预约",
-    CHECKED_IN: "已签到，请留意叫号",
-    NO_SHOW: "预约未到场，多次未到场将暂停网上预约",
+    BookingStatus.BOOKED: "请于{when}携带材料到{hall}签到取号",
+    BookingStatus.CANCELLED: "预约已取消，如需办理可重新预约",
+    BookingStatus.CHECKED_IN: "已签到，请留意叫号",
+    BookingStatus.NO_SHOW: "预约未到场，多次未到场将暂停网上预约",
 }
 
 

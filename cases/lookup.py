@@ -15,7 +15,9 @@ from cases import catalog
 from cases.clock import today
 from cases.deadlines import days_left_on
 from cases.models import Case, CaseEvent, Rating, Rectification, ServiceItem
-from cases.service import RATING_LEVELS, STATUS_NAMES, cn_date
+from cases.presentation import STATUS_NAMES
+from cases.service import RATING_LEVELS
+from cases.timeline import cn_date
 from mobile_api.extensions import db
 
 # What the citizen does or waits for next, by status (stored status values).

@@ -18,7 +18,7 @@ from auth.models import Account, StaffUser
 from cases import catalog
 from cases.clock import today
 from cases.events import case_status_changed
-from cases.service import STATUS_NAMES
+from cases.presentation import STATUS_NAMES
 from hotline import records, tickets
 from hotline.masking import mask_text
 from hotline.models import (
