@@ -3,7 +3,8 @@
 A cancelled or moved-away place belongs to a window, so it is offered to the first citizen on the
 waitlist for that hall and day for any item the window serves, and held for them (``held``) for
 ``APPOINTMENTS_OFFER_HOLD_MINUTES``. With nobody waiting it is held back for
-``APPOINTMENTS_RELEASE_DELAY_MINUTES`` against slot trading, then freed for everybody at once. The beat job :func:`expire_offers` moves lapsed offers and due held-back places on.
+``APPOINTMENTS_RELEASE_DELAY_MINUTES`` against slot trading, then freed for everybody at once.
+The beat job :func:`expire_offers` moves lapsed offers and due held-back places on.
 """
 
 from __future__ import annotations
