@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from flask import g, has_request_context
+from flask import has_request_context, request
 from sqlalchemy import select
 
 from appointments.models import Hall, OpeningRule, SpecialDay, SpecialDayKind, Window
@@ -50,7 +50,8 @@ def per_request(key: tuple, compute: Callable[[], Any]) -> Any:
     """Memoise read-only look-ups for the length of one request (never across requests or processes)."""
     if not has_request_context():
         return compute()
-    memo = g.setdefault("appointments_memo", {})
+    # On the request itself, not on ``g``: an app context (and its ``g``) can outlive one request.
+    memo = request.environ.setdefault("appointments.memo", {})
     if key not in memo:
         memo[key] = compute()
     return memo[key]
@@ -59,7 +60,7 @@ def per_request(key: tuple, compute: Callable[[], Any]) -> Any:
 def forget_memo() -> None:
     """After an admin change within the same request, plans are computed afresh."""
     if has_request_context():
-        g.pop("appointments_memo", None)
+        request.environ.pop("appointments.memo", None)
 
 
 def hall_windows(hall_id: int) -> list[Window]:
