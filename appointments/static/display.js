@@ -22,7 +22,7 @@
     var recent = [];
     for (i = 0; i < snapshot.recent_calls.length; i++) {
       var call = snapshot.recent_calls[i];
-      recent.push("<li><b>" + escapeHtml(call.ticket_no) + "</b> " + escapeHtml(call.window) + "</li>");
+      recent.push("<li><b>" + escapeHtml(call.ticket_no) + "</b> " + escapeHtml(call.window) + (call.kind === "recalled" ? "（重呼）" : "") + "</li>");
     }
     byId("recent").innerHTML = recent.join("");
     var waiting = [];
