@@ -45,11 +45,15 @@ SLOT_REFERENCES = (
 
 def upgrade():
     sqlite = op.get_bind().dialect.name == "sqlite"
-    _halls_and_windows()
     if sqlite:
-        # Recreating `appointments` (batch mode) drops and re-creates a table `queue_tickets` refers
-        # to: the foreign keys are checked at commit instead, when every reference resolves again.
+        # Batch mode recreates tables other tables refer to (halls, hall_windows, appointments): with
+        # foreign keys enforced, dropping the old copy would fail. Outside a transaction the first
+        # pragma turns enforcement off; inside one (an earlier migration of this run wrote data) it is
+        # a no-op, and the second defers the checks to the commit instead. Either way every reference
+        # is checked at the end (`PRAGMA foreign_key_check`).
+        op.execute("PRAGMA foreign_keys = OFF")
         op.execute("PRAGMA defer_foreign_keys = ON")
+    _halls_and_windows()
     _special_days()
     _window_slots(sqlite)
     op.create_table(
@@ -68,6 +72,10 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_queue_events_created_at"), ["created_at"], unique=False)
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.add_column(sa.Column("green_channel", sa.Boolean(), nullable=False, server_default=sa.false()))
+    if sqlite:
+        broken = op.get_bind().execute(sa.text("PRAGMA foreign_key_check")).all()
+        if broken:
+            raise RuntimeError(f"0010_hall_admin left broken references: {broken[:10]}")
 
 
 def _halls_and_windows():
