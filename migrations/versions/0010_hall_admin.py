@@ -32,7 +32,7 @@ SLOT_REFERENCES = (
         "appointment_waitlist",
         "offered_slot_id",
         "fk_appointment_waitlist_offered_slot_id_appointment_slots",
-        "fk_appointment_waitlist_offered_slot_id_appointment_window_slots",
+        "fk_appointment_waitlist_offered_slot_id_window_slots",  # PostgreSQL: 63 characters at most
     ),
     (
         "appointment_place_releases",
