@@ -27,7 +27,7 @@ from mobile_api.access import CITIZEN, STAFF
 from mobile_api.audit import record_audit
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
-from mobile_api.pii import blind_index, mask_id_number, mask_name, mask_phone
+from mobile_api.pii import blind_index, index_matches, mask_id_number, mask_name, mask_phone
 from mobile_api.roles import ALL_ROLES
 from mobile_api.settings import setting
 from mobile_api.sql import insert_ignoring_conflict
@@ -260,10 +260,10 @@ def verify_identity(account: Account, name: str, id_number: str) -> Account:
     id_number = check_id_number(id_number)
     index = blind_index(id_number, "id_number")
     if account.id_number_index is not None:
-        if account.id_number_index == index and account.name == name:
+        if account.id_number == id_number and account.name == name:
             return account
         raise Problem(409, "identity_already_verified", "您的账号已完成实名认证，不能更换身份")
-    holder = db.session.scalar(select(Account.id).where(Account.id_number_index == index))
+    holder = db.session.scalar(select(Account.id).where(index_matches(Account.id_number_index, id_number, "id_number")))
     if holder is not None:
         raise Problem(409, "id_number_bound_elsewhere", "该身份证号已绑定其他账号，如有疑问请拨打12345")
     result = get_identity_authority().verify(name, id_number)
@@ -300,12 +300,12 @@ def add_resident(name: str, id_number: str, source: str, actor: str | None = Non
     id_number = check_id_number(id_number)
     index = blind_index(id_number, "id_number")
     with transaction():
-        resident = db.session.scalar(select(Resident).where(Resident.id_number_index == index))
+        resident = db.session.scalar(select(Resident).where(index_matches(Resident.id_number_index, id_number, "id_number")))
         if resident is None:
             resident = Resident(id_number_index=index, id_number=id_number, name=name, source=source)
             db.session.add(resident)
         else:
-            resident.name, resident.source = name, source
+            resident.name, resident.source, resident.id_number_index = name, source, index
         if actor:
             db.session.flush()
             record_audit(actor, "identity.resident.upsert", "resident", resident.id)
