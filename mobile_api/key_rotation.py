@@ -216,22 +216,20 @@ def _typed(column: Column, value):
 
 
 def _fill_missing_sources(keys: TableKeys, index: IndexColumn, tables: list[TableKeys]) -> int:
-    """Give index rows with no source value the value of a peer row with the same stored index."""
+    """Give index rows with no source value the value of a peer row indexing the same value."""
     if index.source is None:
         return 0
-    peers = [
-        (peer_keys, peer)
-        for peer_keys in tables
-        for peer in peer_keys.indexes
-        if peer.purpose == index.purpose and peer.source is not None and peer.column is not index.column
-    ]
     with transaction():
         orphans = db.session.execute(
             select(keys.pk, index.column).where(index.column.is_not(None), index.source.is_(None)).order_by(keys.pk)
         ).all()
+    if not orphans:
+        return 0
+    peers = [peer for peer_keys in tables for peer in peer_keys.indexes if peer.purpose == index.purpose and peer.source is not None]
+    known = _values_by_index_form(peers, index.purpose)
     filled = 0
     for pk, stored in orphans:
-        value = _peer_value(stored, peers)
+        value = known.get(stored)
         if value is None:
             continue
         with transaction():
@@ -243,9 +241,26 @@ def _fill_missing_sources(keys: TableKeys, index: IndexColumn, tables: list[Tabl
     return filled
 
 
-def _peer_value(stored: str, peers: list[tuple[TableKeys, IndexColumn]]) -> str | None:
-    for _peer_keys, peer in peers:
-        raw = db.session.scalar(select(_raw(peer.source)).where(peer.column == stored, peer.source.is_not(None)).limit(1))
-        if raw is not None:
-            return decrypt_text(bytes(raw), peer.source.type.context)
-    return None
+def _values_by_index_form(peers: list[IndexColumn], purpose: str, batch: int = 1000) -> dict[str, str]:
+    """Every stored form (each configured key, with and without key id) → the value, over the peers'
+    sources. Only run when orphans exist (rows from before 0009), so its full scan is a one-off."""
+    ring = pii_index_keyring().keys
+    known: dict[str, str] = {}
+    for peer in peers:
+        pk = next(iter(peer.column.table.primary_key.columns))
+        last = None
+        while True:
+            statement = select(pk, _raw(peer.source)).where(peer.source.is_not(None)).order_by(pk).limit(batch)
+            if last is not None:
+                statement = statement.where(pk > last)
+            with transaction():
+                rows = db.session.execute(statement).all()
+            if not rows:
+                break
+            for _pk, raw in rows:
+                value = decrypt_text(bytes(raw), peer.source.type.context)
+                for kid, key in ring:
+                    digest = index_digest(key, value, purpose)
+                    known[digest] = known[f"{kid}:{digest}"] = value
+            last = rows[-1][0]
+    return known
