@@ -13,7 +13,7 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mobile_api.extensions import db
-from mobile_api.pii import EncryptedText
+from mobile_api.pii import EncryptedText, blind_index_info
 from mobile_api.timeutil import UTCDateTime, utcnow
 
 
@@ -33,9 +33,7 @@ class Account(db.Model):
     name: Mapped[str | None] = mapped_column(EncryptedText("account.name"))
     id_number: Mapped[str | None] = mapped_column(EncryptedText("account.id_number"))
     # HMAC blind index: one account per ID number, enforced by the database.
-    id_number_index: Mapped[str | None] = mapped_column(
-        String(100), unique=True, info={"blind_index": {"purpose": "id_number", "source": "id_number"}}
-    )
+    id_number_index: Mapped[str | None] = mapped_column(String(100), unique=True, info=blind_index_info("id_number", source="id_number"))
     wechat_openid: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -121,7 +119,7 @@ class Resident(db.Model):
     __tablename__ = "residents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    id_number_index: Mapped[str] = mapped_column(String(100), unique=True, info={"blind_index": {"purpose": "id_number", "source": "id_number"}})
+    id_number_index: Mapped[str] = mapped_column(String(100), unique=True, info=blind_index_info("id_number", source="id_number"))
     id_number: Mapped[str] = mapped_column(EncryptedText("resident.id_number"))
     name: Mapped[str] = mapped_column(EncryptedText("resident.name"))
     source: Mapped[str] = mapped_column(String(32))

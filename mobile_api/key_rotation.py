@@ -26,7 +26,7 @@ from sqlalchemy import Column, LargeBinary, Table, and_, func, or_, select, type
 
 from mobile_api.extensions import db
 from mobile_api.keyring import pii_encryption_keyring, pii_index_keyring
-from mobile_api.pii import EncryptedText, index_digest, decrypt_text, encrypt_text, key_header
+from mobile_api.pii import EncryptedText, decrypt_text, encrypt_text, index_digest, key_header
 from mobile_api.transactions import transaction
 
 LEGACY = "legacy"  # written before key ids existed

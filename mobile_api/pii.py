@@ -96,6 +96,12 @@ def index_matches(column, value: str, purpose: str) -> ColumnElement[bool]:
     return column.in_(blind_indexes(value, purpose))
 
 
+def blind_index_info(purpose: str, source: str | None) -> dict:
+    """The ``info`` of a blind-index column: its purpose, and the encrypted column of the same row
+    holding the indexed value (what ``flask pii rotate`` re-indexes from)."""
+    return {"blind_index": {"purpose": purpose, "source": source}}
+
+
 def index_key_id(stored: str) -> str | None:
     """The key id of a stored index value; None for a bare-hex value written before key ids existed."""
     kid, sep, _digest = stored.partition(":")

@@ -42,7 +42,9 @@ class ReferenceUnavailable(Exception):
 
 class LocalReferencePhotos:
     def get_photo(self, id_number: str) -> bytes | None:
-        row = db.session.scalar(select(ReferencePhoto).where(index_matches(ReferencePhoto.id_number_index, id_number, "id_number")).limit(1))
+        row = db.session.scalar(
+            select(ReferencePhoto).where(index_matches(ReferencePhoto.id_number_index, id_number, "id_number")).limit(1)
+        )
         return None if row is None else base64.b64decode(row.photo)
 
 
@@ -98,7 +100,9 @@ def import_reference_photo(id_number: str, data: bytes, source: str, actor: str)
         raise Problem(exc.status, exc.reason, reason_title(exc.reason, "图片无法识别"), errors={"photo": [exc.reason]}) from None
     index = blind_index(id_number, "id_number")
     with transaction():
-        row = db.session.scalar(select(ReferencePhoto).where(index_matches(ReferencePhoto.id_number_index, id_number, "id_number")).limit(1))
+        row = db.session.scalar(
+            select(ReferencePhoto).where(index_matches(ReferencePhoto.id_number_index, id_number, "id_number")).limit(1)
+        )
         if row is None:
             row = ReferencePhoto(id_number_index=index)
             db.session.add(row)
