@@ -40,6 +40,11 @@ class ReferenceUnavailable(Exception):
     """The authority could not be asked (network, 5xx): not the citizen's fault, retry later."""
 
 
+def _photo_row(id_number: str) -> ReferencePhoto | None:
+    """The register's row for an ID number, under whichever configured index key it was written."""
+    return db.session.scalar(select(ReferencePhoto).where(index_matches(ReferencePhoto.id_number_index, id_number, "id_number")).limit(1))
+
+
 class LocalReferencePhotos:
     def get_photo(self, id_number: str) -> bytes | None:
         row = db.session.scalar(
