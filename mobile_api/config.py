@@ -109,6 +109,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "WECHAT_APPID": _env("WECHAT_APPID", "wx-dev-appid"),
         "WECHAT_SECRET": _env("WECHAT_SECRET", "wx-dev-secret"),
         "HTTP_TIMEOUT_SECONDS": float(_env("HTTP_TIMEOUT_SECONDS", "5")),
+        # GET /metrics (mobile_api/metrics.py): a scraper sends "Authorization: Bearer <token>"; unset,
+        # only loopback clients are answered.
+        "METRICS_TOKEN": _env("METRICS_TOKEN"),
         "TIMEZONE": "Asia/Shanghai",
         # OpenAPI (flask-smorest)
         "API_TITLE": "掌上市民之家 API",
