@@ -31,6 +31,7 @@ import os
 from collections.abc import Callable, Iterable
 
 from flask import Flask, Response, current_app, request
+from flask_smorest import Blueprint
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -137,7 +138,16 @@ def _allowed() -> bool:
     return request.remote_addr in LOOPBACK
 
 
+metrics_blp = Blueprint("metrics", __name__, description="Prometheus 指标（运维，不公开）")
+
+
+@metrics_blp.route("/metrics")
+@metrics_blp.doc(
+    responses={200: {"description": "Prometheus text format"}, 404: {"description": "Not a loopback client and no valid token"}},
+    security=[{"bearerAuth": []}],
+)
 def metrics_view() -> Response:
+    """Prometheus metrics: requests, outbox, queue depths, receipts, bookings, face latency (METRICS_TOKEN)."""
     if not _allowed():
         raise Problem(404, "not_found", "未找到")
     scrape = CollectorRegistry(auto_describe=False)
@@ -162,5 +172,7 @@ def init_metrics(app: Flask) -> None:
         excluded_paths=["^/metrics$"],
     )
     app.extensions["metrics"] = exporter
-    app.add_url_rule("/metrics", "metrics", metrics_view)
+    from mobile_api.extensions import api
+
+    api.register_blueprint(metrics_blp)
     register_scrape_collector(app, celery_queue_depths)

@@ -36,6 +36,7 @@ from flask import Flask
 
 from mobile_api.config import ConfigError
 from mobile_api.metrics import register_scrape_collector
+from mobile_api.personal_data import register_personal_data
 from mobile_api.settings import register_settings
 from mobile_api.startup import register_startup_check
 
@@ -124,6 +125,7 @@ def init_app(app: Flask) -> None:
     from notifications.api import inbox_blp, sandbox_blp, staff_blp, webhook_blp
     from notifications.outbox import SEND_TASK, SEND_URGENT_TASK
     from notifications.outbox_metrics import outbox_metrics
+    from notifications.personal_data import erase_messages, export_messages
 
     _configure(app)
     for blueprint in (inbox_blp, staff_blp, webhook_blp):
@@ -135,3 +137,4 @@ def init_app(app: Flask) -> None:
     add_beat_job(app, "sweep-stuck-notifications", "notifications.sweep_stuck", app.config["NOTIFY_SWEEP_SECONDS"])
     register_startup_check(app, check_sms_providers)
     register_scrape_collector(app, outbox_metrics)
+    register_personal_data(app, "messages", export=export_messages, erase=erase_messages, order=80)
