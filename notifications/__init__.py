@@ -10,11 +10,13 @@ for the rest. A worker claims it with a conditional UPDATE (``sending``), picks 
 or older than the maximum age), or ``cancelled`` (no usable channel). Every change is recorded in
 ``notification_events``; final statuses never change again. The beat job ``notifications.sweep_stuck``
 publishes rows the broker never got, rows whose deferral is over, and settles rows a dead worker left
-``sending`` by asking the gateways (``GET /v1/sms/<reference>``) instead of sending again.
+``sending`` by asking the providers (Alibaba Cloud ``QuerySendDetails``, Tencent Cloud
+``PullSmsSendStatusByPhoneNumber``, a generic gateway's ``GET /v1/sms/<reference>``) instead of sending again.
 
 Channels, per template in order: ``inbox`` (a copy for account holders), then the first usable of
 ``wechat`` (bound WeChat + a one-time subscription + ``wechat_template_id``; refused → SMS) and ``sms``
-(failover between SMS_GATEWAYS by recent error rate). Non-essential templates respect the citizen's
+(``SMS_PROVIDER``: Alibaba Cloud and Tencent Cloud through their SDKs, ``sms_vendors/``, or generic HTTP
+gateways; failover by recent error rate, ``providers.py``). Non-essential templates respect the citizen's
 opt-outs; non-urgent ones wait for the end of quiet hours (NOTIFY_QUIET_HOURS, city time) and are
 limited per phone (NOTIFY_SMS_PER_RECIPIENT per NOTIFY_SMS_RATE_WINDOW_SECONDS, deferred not dropped).
 
@@ -23,11 +25,14 @@ rates (``channel_counters``), the WeChat access token (``channel_tokens``).
 
 Endpoints: ``/api/v1/me/messages`` (+ ``/<id>/read``), ``/api/v1/me/notification-preferences``,
 ``/api/v1/me/wechat-subscriptions``, ``/api/v1/staff/notifications`` (+ ``/counts``, ``/<id>``,
-``/<id>/resend``; admin/supervisor), ``/api/v1/webhooks/sms/<provider>`` (HMAC-SHA256 of
-``"<X-Sms-Timestamp>.<body>"`` with SMS_WEBHOOK_SECRET in ``X-Sms-Signature``), ``/api/v1/sandbox/messages``.
+``/<id>/resend``; admin/supervisor), ``/api/v1/webhooks/sms/aliyun`` and ``/tencent`` (each provider's push
+format, ``?token=`` from the callback URL), ``/api/v1/webhooks/sms/<provider>`` (generic gateways: HMAC-SHA256
+of ``"<X-Sms-Timestamp>.<body>"`` with SMS_WEBHOOK_SECRET in ``X-Sms-Signature``), ``/api/v1/sandbox/messages``.
 
 Rooms: ``service.py`` (the verbs, gathered from ``outbox.py``, ``delivery.py``, ``transitions.py``,
-``receipts.py``, ``sweep.py``, ``inbox.py``, ``staff.py``), ``channels.py`` + ``wechat.py`` (adapters),
+``receipts.py``, ``sweep.py``, ``inbox.py``, ``staff.py``), ``channels.py`` + ``sms_vendors/`` + ``wechat.py``
+(adapters), ``providers.py`` (failover), ``outbox_metrics.py`` (scrape-time metrics), ``personal_data.py``
+(export / erasure),
 ``counters.py`` (shared windowed counters), ``templates.py`` + ``messages.py``, ``models.py``,
 ``schemas.py``, ``api.py``, ``tasks.py``. Settings: ``DEFAULTS`` below.
 """
