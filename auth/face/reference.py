@@ -117,7 +117,8 @@ def import_reference_photo(id_number: str, data: bytes, source: str, actor: str)
         row.photo = base64.b64encode(data).decode()
         row.content_type = images.ACCEPTED_FORMATS[info.format]
         row.source, row.imported_at = source, utcnow()
-        record_audit(actor, "identity.reference_photo.import", "resident", index, details={"source": source})
+        # The subject is the index digest without its key id (the audit column holds 64 characters).
+        record_audit(actor, "identity.reference_photo.import", "resident", index.partition(":")[2], details={"source": source})
     return {
         "id_number_masked": mask_id_number(id_number),
         "content_type": images.ACCEPTED_FORMATS[info.format],

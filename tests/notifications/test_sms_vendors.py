@@ -343,3 +343,15 @@ def test_start_up_refuses_a_provider_without_a_template_for_every_sms_template(v
     assert "aliyun: notifications.sms_notice maps unknown parameters ['contents']" in str(refused.value)
     with pytest.raises(ConfigError, match="SMS_TENCENT_SECRET_KEY is not set"):
         create_app({**settings, "SMS_TENCENT_SECRET_KEY": ""})
+
+
+def test_the_example_mapping_covers_every_sms_template(vendor_servers):
+    """notifications/sms_vendors/templates.example.toml is what a deployment starts from: it must pass the
+    start-up check (a package that adds an SMS template adds it there too)."""
+    from pathlib import Path
+
+    from mobile_api import create_app
+
+    example = Path(__file__).resolve().parents[2] / "notifications" / "sms_vendors" / "templates.example.toml"
+    settings = {**vendor_settings(*vendor_servers), "SMS_PROVIDER": "aliyun,tencent", "SMS_VENDOR_TEMPLATES": str(example)}
+    assert create_app(settings).config["SMS_VENDOR_TEMPLATES"] == str(example)
