@@ -345,13 +345,15 @@ def test_start_up_refuses_a_provider_without_a_template_for_every_sms_template(v
         create_app({**settings, "SMS_TENCENT_SECRET_KEY": ""})
 
 
-def test_the_example_mapping_covers_every_sms_template(vendor_servers):
-    """notifications/sms_vendors/templates.example.toml is what a deployment starts from: it must pass the
-    start-up check (a package that adds an SMS template adds it there too)."""
+def test_the_example_mapping_covers_every_sms_template(app_context, config_override):
+    """notifications/sms_vendors/templates.example.toml is what a deployment starts from: read from its
+    path, it must pass the start-up check (a package that adds an SMS template adds it there too)."""
     from pathlib import Path
 
-    from mobile_api import create_app
+    from notifications.sms_vendors.templates import mapping_problems
 
     example = Path(__file__).resolve().parents[2] / "notifications" / "sms_vendors" / "templates.example.toml"
-    settings = {**vendor_settings(*vendor_servers), "SMS_PROVIDER": "aliyun,tencent", "SMS_VENDOR_TEMPLATES": str(example)}
-    assert create_app(settings).config["SMS_VENDOR_TEMPLATES"] == str(example)
+    config_override(SMS_VENDOR_TEMPLATES=str(example))
+    problems = mapping_problems("aliyun") + mapping_problems("tencent")
+    # Templates other tests of this session registered ("t.*") are not the application's.
+    assert [problem for problem in problems if " t." not in problem] == []
