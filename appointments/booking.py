@@ -23,6 +23,7 @@ from cases.models import Case, ServiceItem
 from cases.service import case_for_citizen
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
+from mobile_api.metrics import count_booking_conflict
 from mobile_api.pagination import Page, paginate
 from mobile_api.settings import setting
 from mobile_api.timeutil import CITY_TZ, city_today, utcnow
@@ -127,6 +128,7 @@ def _linked_case(account: Account, case_no: str | None) -> Case | None:
 
 
 def _slot_full(hall_id: int, item_code: str, wanted: datetime) -> Problem:
+    count_booking_conflict("slot_full")
     return Problem(
         409,
         "slot_full",
@@ -169,6 +171,7 @@ def book(account: Account, hall_id: int, item_code: str, start: datetime, case_n
                 db.session.flush()
             except IntegrityError:
                 # The partial unique index: a concurrent request of the same citizen booked this item first.
+                count_booking_conflict("duplicate_booking")
                 raise Problem(409, "already_booked_item", "您已预约该事项，请勿重复预约；如需改期请使用改约") from None
             notify(
                 account,

@@ -16,17 +16,27 @@ DEFAULTS: dict[str, str | int | None] = {
     "IDENTITY_PROVIDER": "local",  # local | http
     "IDENTITY_AUTHORITY_URL": None,
     "IDENTITY_AUTHORITY_KEY": None,
+    # Data export (PIPL art. 45): downloadable once within this many hours; builds per account per 24 h.
+    "DATA_EXPORT_TTL_HOURS": 24,
+    "DATA_EXPORT_DAILY_LIMIT": 3,
 }
 
 
 def init_app(app: Flask) -> None:
+    import auth.messages
+    import auth.tasks  # noqa: F401  (workers must know the tasks)
     from auth import face
     from auth.api import auth_blp, me_blp, staff_auth_blp
     from auth.cli import identity_cli, staff_cli
+    from auth.data_rights import PURGE_TASK
     from auth.demo_data import seed_demo
+    from auth.personal_data import erase_account, export_account
     from auth.tokens import is_revoked_token, load_principal
+    from mobile_api.celery_app import add_beat_job, add_task_route
     from mobile_api.demo import register_demo_seeder
     from mobile_api.extensions import api, jwt
+    from mobile_api.personal_data import register_personal_data
+    from mobile_api.queues import QueueNames
     from mobile_api.settings import register_settings
 
     register_settings(app.config, DEFAULTS)
@@ -38,3 +48,7 @@ def init_app(app: Flask) -> None:
     for group in (staff_cli, identity_cli):
         app.cli.add_command(group)
     register_demo_seeder(app, 30, seed_demo)
+    add_task_route(app, "auth.*", QueueNames.DEFAULT)
+    add_beat_job(app, "purge-data-exports", PURGE_TASK, 600.0)
+    # Last of all providers: the others report what they had to keep before the account is anonymised.
+    register_personal_data(app, "account", export=export_account, erase=erase_account, order=90)

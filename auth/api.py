@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from flask import Response
 from flask_jwt_extended import get_jwt, jwt_required
 from flask_smorest import Blueprint
 
-from auth import service
+from auth import data_rights, service
 from auth.schemas import (
+    AccountClosureRequest,
+    AccountClosureResult,
     CompanyRequest,
+    DataExportSchema,
     IdentityRequest,
     MeSchema,
     ResidentRequest,
@@ -119,6 +123,47 @@ def bind_company(args: dict):
     account = current_account()
     service.bind_company(account, args["credit_code"], args["company_name"])
     return service.account_summary(account)
+
+
+# --- the citizen's rights over their data (auth/data_rights.py) ---------------------------------
+
+
+@me_blp.route("/data-export", methods=["GET"])
+@requires(level=1)
+@me_blp.response(200, DataExportSchema)
+@me_blp.alt_response(202, schema=DataExportSchema, description="Being built: ask again after retry_after seconds")
+def get_my_data_export():
+    """A copy of everything we hold about me, as JSON: 202 while it is built, then a one-time download link."""
+    return data_rights.request_export(current_account())
+
+
+@me_blp.route("/data-export/<string:export_id>", methods=["GET"])
+@requires(level=1)
+@me_blp.doc(responses={200: {"description": "The JSON file (once)"}, 410: {"description": "Already downloaded or expired"}})
+def download_my_data_export(export_id: str):
+    """Download the export once; the stored copy is deleted at the same moment."""
+    payload = data_rights.download_export(current_account(), export_id)
+    headers = {"Content-Disposition": 'attachment; filename="my-personal-data.json"', "Cache-Control": "no-store"}
+    return Response(payload, mimetype="application/json", headers=headers)
+
+
+@me_blp.route("/closure-code", methods=["POST"])
+@requires(level=1)
+@limiter.limit(_sms_ip_limit)
+@me_blp.response(202, SmsCodeSent)
+def request_closure_code():
+    """Send the SMS code that confirms closing my account (a sign-in code does not)."""
+    return data_rights.request_closure_code(current_account())
+
+
+@me_blp.route("", methods=["DELETE"])
+@requires(level=1)
+@me_blp.arguments(AccountClosureRequest)
+@me_blp.response(200, AccountClosureResult)
+def close_my_account(args: dict):
+    """Close my account with the SMS code: sign-in, face data, preferences, inbox and addresses are erased;
+    the case, booking and audit records the law requires stay, no longer linked to my phone. Not undoable."""
+    return data_rights.close_account(current_account(), args["code"])
 
 
 @staff_auth_blp.route("/auth/tokens", methods=["POST"])

@@ -17,7 +17,7 @@ from auth.models import Resident
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
 from mobile_api.http import outbound_session
-from mobile_api.pii import blind_index
+from mobile_api.pii import index_matches
 from mobile_api.settings import setting
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ class IdentityResult(StrEnum):
 
 class LocalIdentityAuthority:
     def verify(self, name: str, id_number: str) -> IdentityResult:
-        resident = db.session.scalar(select(Resident).where(Resident.id_number_index == blind_index(id_number, "id_number")))
+        resident = db.session.scalar(select(Resident).where(index_matches(Resident.id_number_index, id_number, "id_number")))
         if resident is None:
             return IdentityResult.NOT_FOUND
         return IdentityResult.MATCH if resident.name == name else IdentityResult.MISMATCH

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mobile_api.extensions import db
-from mobile_api.pii import EncryptedText
+from mobile_api.pii import EncryptedText, blind_index_info
 from mobile_api.timeutil import UTCDateTime, utcnow
 
 
@@ -26,16 +27,20 @@ class Account(db.Model):
     __tablename__ = "accounts"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_public_id)
-    phone: Mapped[str] = mapped_column(String(11), unique=True)
+    # NULL once the account is closed (auth/closure.py): the number is free for a new account.
+    phone: Mapped[str | None] = mapped_column(String(11), unique=True)
     level: Mapped[int] = mapped_column(Integer, default=1)
     name: Mapped[str | None] = mapped_column(EncryptedText("account.name"))
     id_number: Mapped[str | None] = mapped_column(EncryptedText("account.id_number"))
     # HMAC blind index: one account per ID number, enforced by the database.
-    id_number_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    id_number_index: Mapped[str | None] = mapped_column(String(100), unique=True, info=blind_index_info("id_number", source="id_number"))
     wechat_openid: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # 0009: set when the citizen closed the account (DELETE /api/v1/me); the row stays as the
+    # anonymous holder of the case and booking records the law requires to be kept.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CompanyBinding(db.Model):
@@ -114,8 +119,37 @@ class Resident(db.Model):
     __tablename__ = "residents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    id_number_index: Mapped[str] = mapped_column(String(64), unique=True)
+    id_number_index: Mapped[str] = mapped_column(String(100), unique=True, info=blind_index_info("id_number", source="id_number"))
     id_number: Mapped[str] = mapped_column(EncryptedText("resident.id_number"))
     name: Mapped[str] = mapped_column(EncryptedText("resident.name"))
     source: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DataExportStatus(StrEnum):
+    BUILDING = "building"  # the task is collecting every package's part
+    READY = "ready"  # downloadable once, until expires_at
+    DOWNLOADED = "downloaded"  # the one download happened; the payload is gone
+    EXPIRED = "expired"  # not downloaded in time; the payload is gone
+    FAILED = "failed"
+
+
+class DataExport(db.Model):
+    """A citizen's copy of everything we hold about them (PIPL art. 45), built by a task.
+
+    The payload is encrypted, downloadable once within DATA_EXPORT_TTL_HOURS, and deleted when
+    downloaded or expired; the row stays as the record that the request was answered.
+    """
+
+    __tablename__ = "data_exports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_public_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=DataExportStatus.BUILDING)
+    payload: Mapped[str | None] = mapped_column(EncryptedText("data_export.payload"))
+    size: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    downloaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -129,3 +129,23 @@ class ResidentSchema(Schema):
     name_masked = fields.String()
     id_number_masked = fields.String()
     source = fields.String()
+
+
+class DataExportSchema(Schema):
+    id = fields.String()
+    status = fields.String(metadata={"description": "building | ready | downloaded | expired | failed"})
+    requested_at = fields.DateTime()
+    download_url = fields.String(metadata={"description": "When ready: GET it once (with the token) before expires_at"})
+    expires_at = fields.DateTime()
+    size = fields.Integer(metadata={"description": "Bytes of the JSON file"})
+    retry_after = fields.Integer(metadata={"description": "While building: seconds before asking again"})
+
+
+class AccountClosureRequest(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$", error="验证码为6位数字"))
+
+
+class AccountClosureResult(Schema):
+    closed_at = fields.DateTime()
+    erased = fields.Dict(metadata={"description": "What each service erased"})
+    kept = fields.Dict(metadata={"description": "What each service had to keep, and why"})

@@ -20,6 +20,7 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent
 from stdnum.exceptions import ValidationError as StdnumError
 
 from auth.identity import IdentityResult, get_identity_authority
+from auth.messages import ACCOUNT_CLOSURE_CODE
 from auth.models import Account, CompanyBinding, Resident, SmsCode, StaffUser
 from auth.tokens import TokenPair, issue_tokens
 from auth.wechat import get_wechat_auth
@@ -27,7 +28,7 @@ from mobile_api.access import CITIZEN, STAFF
 from mobile_api.audit import record_audit
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
-from mobile_api.pii import blind_index, mask_id_number, mask_name, mask_phone
+from mobile_api.pii import blind_index, index_matches, mask_id_number, mask_name, mask_phone
 from mobile_api.roles import ALL_ROLES
 from mobile_api.settings import setting
 from mobile_api.sql import insert_ignoring_conflict
@@ -35,6 +36,8 @@ from mobile_api.timeutil import CITY_TZ, city_now, city_today, utcnow
 from mobile_api.transactions import transaction
 from notifications.service import notify
 from notifications.templates import SMS_SIGN_IN_CODE
+
+CODE_TEMPLATES = {"sms": SMS_SIGN_IN_CODE.code, "close": ACCOUNT_CLOSURE_CODE.code}
 
 _password_hasher = PasswordHasher()
 # Verifying against this when the username is unknown keeps response times equal (no user probing).
@@ -71,9 +74,10 @@ def check_id_number(value: str) -> str:
 # --- SMS sign-in codes --------------------------------------------------------------------------
 
 
-def _code_hash(phone: str, code: str) -> str:
+def _code_hash(phone: str, code: str, purpose: str = "sms") -> str:
+    """A code is only good for what it was sent for: ``sms`` (sign-in) or ``close`` (account closure)."""
     key = setting("SECRET_KEY").encode()
-    return hmac.new(key, f"sms:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"{purpose}:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
 def _seconds_to_city_midnight() -> int:
@@ -82,8 +86,9 @@ def _seconds_to_city_midnight() -> int:
     return max(1, int((midnight - now).total_seconds()))
 
 
-def request_sms_code(phone: str) -> dict:
-    """Issue a 6-digit code for ``phone`` and queue the SMS (urgent). Cooldown and daily cap apply."""
+def request_sms_code(phone: str, purpose: str = "sms") -> dict:
+    """Issue a 6-digit code for ``phone`` and queue the SMS (urgent). Cooldown and daily cap apply, shared
+    by every purpose (one row per phone: a new code replaces the last, whatever it was for)."""
     now, today = utcnow(), city_today()
     cooldown = timedelta(seconds=setting("SMS_CODE_RESEND_SECONDS"))
     ttl = setting("SMS_CODE_TTL_SECONDS")
@@ -99,7 +104,7 @@ def request_sms_code(phone: str) -> dict:
                 (SmsCode.day != today) | (SmsCode.day_count < setting("SMS_CODE_DAILY_PER_PHONE")),
             )
             .values(
-                code_hash=_code_hash(phone, code),
+                code_hash=_code_hash(phone, code, purpose),
                 expires_at=now + timedelta(seconds=ttl),
                 attempts=0,
                 sent_at=now,
@@ -111,7 +116,7 @@ def request_sms_code(phone: str) -> dict:
             raise _not_issued_problem(db.session.get(SmsCode, phone, populate_existing=True), now, cooldown)
         notify(
             phone,
-            SMS_SIGN_IN_CODE.code,
+            CODE_TEMPLATES[purpose],
             {"code": code, "minutes": ttl // 60},
             dedupe_key=f"sms-code:{phone}:{now.isoformat()}:{secrets.token_hex(4)}",
             urgent=True,
@@ -131,13 +136,13 @@ def _not_issued_problem(row: SmsCode, now: datetime, cooldown: timedelta) -> Pro
     )
 
 
-def _spend_sms_code(phone: str, code: str, now: datetime) -> bool:
+def spend_sms_code(phone: str, code: str, now: datetime, purpose: str = "sms") -> bool:
     """Spend the code if it is right, unexpired and not out of attempts (joins the caller's transaction)."""
     spent = db.session.execute(
         update(SmsCode)
         .where(
             SmsCode.phone == phone,
-            SmsCode.code_hash == _code_hash(phone, code),
+            SmsCode.code_hash == _code_hash(phone, code, purpose),
             SmsCode.expires_at > now,
             SmsCode.attempts < setting("SMS_CODE_MAX_ATTEMPTS"),
         )
@@ -146,7 +151,7 @@ def _spend_sms_code(phone: str, code: str, now: datetime) -> bool:
     return bool(spent)
 
 
-def _count_wrong_code(phone: str, now: datetime) -> Problem:
+def count_wrong_code(phone: str, now: datetime) -> Problem:
     """Count a wrong try in its own transaction (kept although the request fails); the code dies on the last one."""
     max_attempts = setting("SMS_CODE_MAX_ATTEMPTS")
     with transaction():
@@ -177,7 +182,7 @@ def sign_in_with_sms(phone: str, code: str, wechat_ticket: str | None = None) ->
     now = utcnow()
     try:
         with transaction():
-            spent = _spend_sms_code(phone, code, now)
+            spent = spend_sms_code(phone, code, now)
             if spent:
                 account = _account_for_phone(phone)
                 if openid:
@@ -187,7 +192,7 @@ def sign_in_with_sms(phone: str, code: str, wechat_ticket: str | None = None) ->
     except IntegrityError:  # another account bound this WeChat a moment ago
         raise Problem(409, "wechat_already_bound", "该微信已绑定其他账号") from None
     if not spent:
-        raise _count_wrong_code(phone, now)
+        raise count_wrong_code(phone, now)
     return pair, account
 
 
@@ -260,10 +265,10 @@ def verify_identity(account: Account, name: str, id_number: str) -> Account:
     id_number = check_id_number(id_number)
     index = blind_index(id_number, "id_number")
     if account.id_number_index is not None:
-        if account.id_number_index == index and account.name == name:
+        if account.id_number == id_number and account.name == name:
             return account
         raise Problem(409, "identity_already_verified", "您的账号已完成实名认证，不能更换身份")
-    holder = db.session.scalar(select(Account.id).where(Account.id_number_index == index))
+    holder = db.session.scalar(select(Account.id).where(index_matches(Account.id_number_index, id_number, "id_number")))
     if holder is not None:
         raise Problem(409, "id_number_bound_elsewhere", "该身份证号已绑定其他账号，如有疑问请拨打12345")
     result = get_identity_authority().verify(name, id_number)
@@ -300,12 +305,12 @@ def add_resident(name: str, id_number: str, source: str, actor: str | None = Non
     id_number = check_id_number(id_number)
     index = blind_index(id_number, "id_number")
     with transaction():
-        resident = db.session.scalar(select(Resident).where(Resident.id_number_index == index))
+        resident = db.session.scalar(select(Resident).where(index_matches(Resident.id_number_index, id_number, "id_number")))
         if resident is None:
             resident = Resident(id_number_index=index, id_number=id_number, name=name, source=source)
             db.session.add(resident)
         else:
-            resident.name, resident.source = name, source
+            resident.name, resident.source, resident.id_number_index = name, source, index
         if actor:
             db.session.flush()
             record_audit(actor, "identity.resident.upsert", "resident", resident.id)

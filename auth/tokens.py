@@ -114,7 +114,8 @@ def _add_revoked(key: str, ttl: timedelta) -> None:
 def load_principal(_header: dict, payload: dict) -> Account | StaffUser | None:
     """flask-jwt-extended's user lookup: the account or staff user a token names (None → 401)."""
     if payload.get("kind") == CITIZEN:
-        return db.session.get(Account, principal_id(payload))
+        account = db.session.get(Account, principal_id(payload))
+        return None if account is None or account.closed_at is not None else account
     if payload.get("kind") == STAFF:
         return db.session.get(StaffUser, int(principal_id(payload)))
     return None

@@ -40,13 +40,16 @@ def init_app(app: Flask) -> None:
     import cases.tasks  # noqa: F401  (workers must know the tasks)
     from cases.api import BLUEPRINTS
     from cases.demo_data import seed_demo
+    from cases.personal_data import erase_cases, export_cases
     from mobile_api.celery_app import add_beat_job
     from mobile_api.demo import register_demo_seeder
     from mobile_api.extensions import api
+    from mobile_api.personal_data import register_personal_data
     from mobile_api.queues import QueueNames
 
     register_settings(app.config, DEFAULTS)
     register_demo_seeder(app, 20, seed_demo)
+    register_personal_data(app, "cases", export=export_cases, erase=erase_cases, order=40)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     add_beat_job(app, "scan-case-deadlines", "cases.scan_deadlines", float(app.config["CASES_SCAN_SECONDS"]), QueueNames.DEFAULT)

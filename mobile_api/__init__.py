@@ -27,6 +27,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     from mobile_api.cli import register_cli
 
     register_cli(app)
+
+    from mobile_api.startup import run_startup_checks
+
+    run_startup_checks(app)
     return app
 
 
@@ -63,6 +67,9 @@ def _init_extensions(app: Flask) -> None:
         app, spec_kwargs={"components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}}
     )
     request_guards.init_app(app)
+    from mobile_api.metrics import init_metrics
+
+    init_metrics(app)
     # After api.init_app: our handlers replace flask-smorest's so every error is problem+json.
     register_error_handlers(app)
 

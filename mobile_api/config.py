@@ -12,6 +12,8 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from mobile_api.keyring import KeyringError, check_keyrings, configured_secrets
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = Path(os.environ.get("INSTANCE_PATH", ROOT / "instance"))
 
@@ -87,9 +89,13 @@ def load_config(overrides: dict | None = None) -> dict:
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=_int("JWT_REFRESH_DAYS", 30)),
         "JWT_TOKEN_LOCATION": ["headers"],
         "JWT_ERROR_MESSAGE_KEY": "detail",
+        # Key rings (mobile_api/keyring.py): "id:key,id:key" newest first; when unset, the single key is "k0".
+        "JWT_SECRET_KEYS": _env("JWT_SECRET_KEYS"),
         # PII
         "PII_ENCRYPTION_KEY": _env("PII_ENCRYPTION_KEY", DEV_PII_ENCRYPTION_KEY),
         "PII_INDEX_KEY": _env("PII_INDEX_KEY", DEV_PII_INDEX_KEY),
+        "PII_ENCRYPTION_KEYS": _env("PII_ENCRYPTION_KEYS"),
+        "PII_INDEX_KEYS": _env("PII_INDEX_KEYS"),
         # Rate limiting (Flask-Limiter). Redis when configured, else process memory.
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
         # Off: Flask-Limiter would overwrite our own Retry-After (e.g. the 60 s SMS cooldown) with its
@@ -103,6 +109,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "WECHAT_APPID": _env("WECHAT_APPID", "wx-dev-appid"),
         "WECHAT_SECRET": _env("WECHAT_SECRET", "wx-dev-secret"),
         "HTTP_TIMEOUT_SECONDS": float(_env("HTTP_TIMEOUT_SECONDS", "5")),
+        # GET /metrics (mobile_api/metrics.py): a scraper sends "Authorization: Bearer <token>"; unset,
+        # only loopback clients are answered.
+        "METRICS_TOKEN": _env("METRICS_TOKEN"),
         "TIMEZONE": "Asia/Shanghai",
         # OpenAPI (flask-smorest)
         "API_TITLE": "掌上市民之家 API",
@@ -115,14 +124,27 @@ def load_config(overrides: dict | None = None) -> dict:
     }
     if overrides:
         config.update(overrides)
+    try:
+        check_keyrings(config)
+    except KeyringError as exc:
+        raise ConfigError(str(exc)) from None
     if config["PRODUCTION"]:
         check_production_config(config)
     return config
 
 
+# Secrets that may also come as a key ring (mobile_api/keyring.py): the ring's list setting, if set, is checked.
+KEYRING_SETTINGS = {"JWT_SECRET_KEY": "JWT_SECRET_KEYS", "PII_ENCRYPTION_KEY": "PII_ENCRYPTION_KEYS", "PII_INDEX_KEY": "PII_INDEX_KEYS"}
+
+
 def check_production_config(config: dict) -> None:
     """Refuse to run production with development secrets or the embedded stores."""
-    problems = [name for name, dev in SECRET_DEFAULTS.items() if config.get(name) in (None, dev)]
+    problems = []
+    for name, dev in SECRET_DEFAULTS.items():
+        ring = KEYRING_SETTINGS.get(name)
+        secrets = configured_secrets(config, ring, name) if ring else [config.get(name)]
+        if any(secret in (None, "", dev) for secret in secrets):
+            problems.append(ring if ring and config.get(ring) else name)
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         problems.append("DATABASE_URL (SQLite is for the embedded default only)")
     if config["SANDBOX_MODE"]:

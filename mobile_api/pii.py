@@ -1,54 +1,119 @@
 """Personal data at rest: AES-GCM encryption, HMAC blind indexes, and masking for responses.
 
-Ciphertexts are ``version byte || 12-byte nonce || ciphertext+tag``. The version byte lets the key be
-rotated later without guessing which key sealed a value. Blind indexes are HMAC-SHA256 of the
-normalised value under a separate key, so an exact look-up (``WHERE id_number_index = ?``) works
-without ever decrypting the column, and a stolen index column alone reveals nothing.
+Ciphertexts are ``0x02 || len(key id) || key id || 12-byte nonce || ciphertext+tag``: the key id says
+which key of ``PII_ENCRYPTION_KEYS`` sealed the value (``mobile_api/keyring.py``), so several keys can be
+configured at once and ``flask pii rotate`` can move every value to the newest one without downtime.
+Version-1 values (``0x01 || nonce || ciphertext+tag``, written before key ids existed) are still read:
+AES-GCM's tag tells which configured key is theirs.
+
+Blind indexes are HMAC-SHA256 of the normalised value under a separate key ring, stored as
+``"<key id>:<hex>"``; an exact look-up (``WHERE id_number_index IN (…)``, see :func:`index_matches`)
+searches under every configured key, so look-ups keep working while a rotation is under way. Bare-hex
+values (written before key ids existed) are found too. A stolen index column alone reveals nothing.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from flask import current_app
 from sqlalchemy import LargeBinary
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
-_VERSION = b"\x01"
+from mobile_api.keyring import pii_encryption_keyring, pii_index_keyring
+
+_V1 = b"\x01"
+_V2 = b"\x02"
+_NONCE = 12
 
 
-def _cipher() -> AESGCM:
-    key = base64.b64decode(current_app.config["PII_ENCRYPTION_KEY"])
-    if len(key) != 32:
-        raise RuntimeError("PII_ENCRYPTION_KEY must be 32 bytes, base64-encoded")
-    return AESGCM(key)
+def key_header(kid: str) -> bytes:
+    """The bytes a version-2 ciphertext sealed with key ``kid`` starts with."""
+    encoded = kid.encode("ascii")
+    return _V2 + bytes([len(encoded)]) + encoded
 
 
 def encrypt_text(plaintext: str, context: str = "") -> bytes:
-    nonce = os.urandom(12)
-    return _VERSION + nonce + _cipher().encrypt(nonce, plaintext.encode("utf-8"), context.encode() or None)
+    """Seal with the newest key of the ring."""
+    kid, key = pii_encryption_keyring().newest
+    nonce = os.urandom(_NONCE)
+    return key_header(kid) + nonce + AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), context.encode() or None)
+
+
+def ciphertext_key_id(blob: bytes) -> str | None:
+    """The key id a ciphertext names; None for a version-1 value (no key id)."""
+    if blob[:1] == _V2:
+        return blob[2 : 2 + blob[1]].decode("ascii")
+    if blob[:1] == _V1:
+        return None
+    raise ValueError("unknown PII ciphertext version")
 
 
 def decrypt_text(blob: bytes, context: str = "") -> str:
-    if blob[:1] != _VERSION:
-        raise ValueError("unknown PII ciphertext version")
-    nonce, sealed = blob[1:13], blob[13:]
-    return _cipher().decrypt(nonce, sealed, context.encode() or None).decode("utf-8")
+    ring = pii_encryption_keyring()
+    aad = context.encode() or None
+    kid = ciphertext_key_id(blob)
+    if kid is not None:
+        key = ring.get(kid)
+        if key is None:
+            raise ValueError(f"PII key {kid!r} is not configured (PII_ENCRYPTION_KEYS); run `flask pii status`")
+        body = blob[2 + blob[1] :]
+        return AESGCM(key).decrypt(body[:_NONCE], body[_NONCE:], aad).decode("utf-8")
+    nonce, sealed = blob[1 : 1 + _NONCE], blob[1 + _NONCE :]
+    for _kid, key in ring.keys:  # version 1: whichever configured key authenticates it
+        try:
+            return AESGCM(key).decrypt(nonce, sealed, aad).decode("utf-8")
+        except InvalidTag:
+            continue
+    raise InvalidTag()
 
 
-def blind_index(value: str, purpose: str) -> str:
-    """Deterministic keyed hash of a normalised value, for exact-match look-ups."""
-    key = current_app.config["PII_INDEX_KEY"].encode()
+def index_digest(key: bytes, value: str, purpose: str) -> str:
+    """Hex HMAC-SHA256 of ``purpose:VALUE`` (normalised: stripped, upper-case) under ``key``."""
     normalised = value.strip().upper()
     return hmac.new(key, f"{purpose}:{normalised}".encode(), hashlib.sha256).hexdigest()
 
 
+def blind_index(value: str, purpose: str) -> str:
+    """Deterministic keyed hash of a normalised value under the newest index key: what is written."""
+    kid, key = pii_index_keyring().newest
+    return f"{kid}:{index_digest(key, value, purpose)}"
+
+
+def blind_indexes(value: str, purpose: str) -> list[str]:
+    """Every stored form the value may have under the configured keys (newest first, then bare hex)."""
+    keys = pii_index_keyring().keys
+    digests = [(kid, index_digest(key, value, purpose)) for kid, key in keys]
+    return [f"{kid}:{digest}" for kid, digest in digests] + [digest for _kid, digest in digests]
+
+
+def index_matches(column, value: str, purpose: str) -> ColumnElement[bool]:
+    """``column IN (every form of value)``: an exact look-up that works during a key rotation."""
+    return column.in_(blind_indexes(value, purpose))
+
+
+def blind_index_info(purpose: str, source: str | None) -> dict:
+    """The ``info`` of a blind-index column: its purpose, and the encrypted column of the same row
+    holding the indexed value (what ``flask pii rotate`` re-indexes from)."""
+    return {"blind_index": {"purpose": purpose, "source": source}}
+
+
+def index_key_id(stored: str) -> str | None:
+    """The key id of a stored index value; None for a bare-hex value written before key ids existed."""
+    kid, sep, _digest = stored.partition(":")
+    return kid if sep else None
+
+
 class EncryptedText(TypeDecorator):
-    """A text column stored AES-GCM encrypted; reads and writes are plain ``str`` in Python."""
+    """A text column stored AES-GCM encrypted; reads and writes are plain ``str`` in Python.
+
+    ``context`` is bound into every ciphertext (AES-GCM associated data): a value copied into another
+    column does not decrypt there.
+    """
 
     impl = LargeBinary
     cache_ok = True

@@ -10,11 +10,13 @@ for the rest. A worker claims it with a conditional UPDATE (``sending``), picks 
 or older than the maximum age), or ``cancelled`` (no usable channel). Every change is recorded in
 ``notification_events``; final statuses never change again. The beat job ``notifications.sweep_stuck``
 publishes rows the broker never got, rows whose deferral is over, and settles rows a dead worker left
-``sending`` by asking the gateways (``GET /v1/sms/<reference>``) instead of sending again.
+``sending`` by asking the providers (Alibaba Cloud ``QuerySendDetails``, Tencent Cloud
+``PullSmsSendStatusByPhoneNumber``, a generic gateway's ``GET /v1/sms/<reference>``) instead of sending again.
 
 Channels, per template in order: ``inbox`` (a copy for account holders), then the first usable of
 ``wechat`` (bound WeChat + a one-time subscription + ``wechat_template_id``; refused → SMS) and ``sms``
-(failover between SMS_GATEWAYS by recent error rate). Non-essential templates respect the citizen's
+(``SMS_PROVIDER``: Alibaba Cloud and Tencent Cloud through their SDKs, ``sms_vendors/``, or generic HTTP
+gateways; failover by recent error rate, ``providers.py``). Non-essential templates respect the citizen's
 opt-outs; non-urgent ones wait for the end of quiet hours (NOTIFY_QUIET_HOURS, city time) and are
 limited per phone (NOTIFY_SMS_PER_RECIPIENT per NOTIFY_SMS_RATE_WINDOW_SECONDS, deferred not dropped).
 
@@ -23,28 +25,57 @@ rates (``channel_counters``), the WeChat access token (``channel_tokens``).
 
 Endpoints: ``/api/v1/me/messages`` (+ ``/<id>/read``), ``/api/v1/me/notification-preferences``,
 ``/api/v1/me/wechat-subscriptions``, ``/api/v1/staff/notifications`` (+ ``/counts``, ``/<id>``,
-``/<id>/resend``; admin/supervisor), ``/api/v1/webhooks/sms/<provider>`` (HMAC-SHA256 of
-``"<X-Sms-Timestamp>.<body>"`` with SMS_WEBHOOK_SECRET in ``X-Sms-Signature``), ``/api/v1/sandbox/messages``.
+``/<id>/resend``; admin/supervisor), ``/api/v1/webhooks/sms/aliyun`` and ``/tencent`` (each provider's push
+format, ``?token=`` from the callback URL), ``/api/v1/webhooks/sms/<provider>`` (generic gateways: HMAC-SHA256
+of ``"<X-Sms-Timestamp>.<body>"`` with SMS_WEBHOOK_SECRET in ``X-Sms-Signature``), ``/api/v1/sandbox/messages``.
 
 Rooms: ``service.py`` (the verbs, gathered from ``outbox.py``, ``delivery.py``, ``transitions.py``,
-``receipts.py``, ``sweep.py``, ``inbox.py``, ``staff.py``), ``channels.py`` + ``wechat.py`` (adapters),
+``receipts.py``, ``sweep.py``, ``inbox.py``, ``staff.py``), ``channels.py`` + ``sms_vendors/`` + ``wechat.py``
+(adapters), ``providers.py`` (failover), ``outbox_metrics.py`` (scrape-time metrics), ``personal_data.py``
+(export / erasure),
 ``counters.py`` (shared windowed counters), ``templates.py`` + ``messages.py``, ``models.py``,
 ``schemas.py``, ``api.py``, ``tasks.py``. Settings: ``DEFAULTS`` below.
 """
 
 from flask import Flask
 
+from mobile_api.config import ConfigError
+from mobile_api.metrics import register_scrape_collector
+from mobile_api.personal_data import register_personal_data
 from mobile_api.settings import register_settings
+from mobile_api.startup import register_startup_check
 
 # Environment variable of the same name overrides each default (mobile_api.settings).
 DEFAULTS: dict[str, str | int | float] = {
-    # SMS: "log" (embedded default: the sandbox) or "http". One gateway (URL + key), or several as
-    # "name=url,name=url" with keys in SMS_GATEWAY_KEYS "name=key,…" (parsed into SMS_GATEWAYS at start).
+    # SMS: "log" (embedded default: the sandbox), or providers in order of preference, comma-separated,
+    # among "aliyun", "tencent" (official SDKs, notifications/sms_vendors/) and "http" (generic gateways).
+    # "http": one gateway (URL + key), or several as "name=url,name=url" with keys in SMS_GATEWAY_KEYS
+    # "name=key,…" (parsed into SMS_GATEWAYS at start).
     "SMS_PROVIDER": "log",
     "SMS_GATEWAY_URL": "",  # empty: none (register_settings types env values by their default)
     "SMS_GATEWAY_KEY": "",
     "SMS_GATEWAYS": "",
     "SMS_GATEWAY_KEYS": "",
+    # Per-provider template codes and parameter mappings: inline JSON or a TOML/JSON file path
+    # (notifications/sms_vendors/templates.py). Checked at start-up for the configured providers.
+    "SMS_VENDOR_TEMPLATES": "",
+    # Alibaba Cloud SMS. Receipts: POST /api/v1/webhooks/sms/aliyun?token=<SMS_ALIYUN_CALLBACK_TOKEN>.
+    "SMS_ALIYUN_ACCESS_KEY_ID": "",
+    "SMS_ALIYUN_ACCESS_KEY_SECRET": "",
+    "SMS_ALIYUN_SIGN_NAME": "",
+    "SMS_ALIYUN_ENDPOINT": "dysmsapi.aliyuncs.com",
+    "SMS_ALIYUN_PROTOCOL": "https",
+    "SMS_ALIYUN_CALLBACK_TOKEN": "",
+    # Tencent Cloud SMS. Receipts: POST /api/v1/webhooks/sms/tencent?token=<SMS_TENCENT_CALLBACK_TOKEN>.
+    "SMS_TENCENT_SECRET_ID": "",
+    "SMS_TENCENT_SECRET_KEY": "",
+    "SMS_TENCENT_SDK_APP_ID": "",
+    "SMS_TENCENT_SIGN_NAME": "",
+    "SMS_TENCENT_REGION": "ap-guangzhou",
+    "SMS_TENCENT_ENDPOINT": "sms.tencentcloudapi.com",
+    "SMS_TENCENT_PROTOCOL": "https",
+    "SMS_TENCENT_EXTEND_CODE": "",
+    "SMS_TENCENT_CALLBACK_TOKEN": "",
     # Failover: a gateway whose recent error rate reaches this (over at least that many attempts in
     # the current and previous window) is tried after the healthy ones.
     "SMS_FAILOVER_ERROR_RATE": 0.5,
@@ -75,6 +106,21 @@ def _configure(app: Flask) -> None:
         app.config["SMS_GATEWAYS"] = named_gateways(app.config["SMS_GATEWAYS"], app.config["SMS_GATEWAY_KEYS"])
 
 
+def check_sms_providers(app: Flask) -> None:
+    """Start-up check (run after every package registered its templates): each configured SMS provider
+    has its settings and a template code + parameter mapping for every template that can go by SMS."""
+    from notifications.channels import configured_vendors
+    from notifications.sms_vendors import missing_settings
+    from notifications.sms_vendors.templates import mapping_problems
+
+    problems = []
+    for vendor in configured_vendors():
+        problems += [f"{vendor}: {name} is not set" for name in missing_settings(vendor)]
+        problems += mapping_problems(vendor)
+    if problems:
+        raise ConfigError("SMS providers are not ready: " + "; ".join(problems))
+
+
 def init_app(app: Flask) -> None:
     import notifications.messages
     import notifications.tasks  # noqa: F401  (workers must know the tasks)
@@ -83,6 +129,8 @@ def init_app(app: Flask) -> None:
     from mobile_api.queues import QueueNames
     from notifications.api import inbox_blp, sandbox_blp, staff_blp, webhook_blp
     from notifications.outbox import SEND_TASK, SEND_URGENT_TASK
+    from notifications.outbox_metrics import outbox_metrics
+    from notifications.personal_data import erase_messages, export_messages
 
     _configure(app)
     for blueprint in (inbox_blp, staff_blp, webhook_blp):
@@ -92,3 +140,6 @@ def init_app(app: Flask) -> None:
     add_task_route(app, SEND_URGENT_TASK, QueueNames.URGENT)
     add_task_route(app, SEND_TASK, QueueNames.NOTIFY)
     add_beat_job(app, "sweep-stuck-notifications", "notifications.sweep_stuck", app.config["NOTIFY_SWEEP_SECONDS"])
+    register_startup_check(app, check_sms_providers)
+    register_scrape_collector(app, outbox_metrics)
+    register_personal_data(app, "messages", export=export_messages, erase=erase_messages, order=80)

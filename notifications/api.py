@@ -19,6 +19,8 @@ from mobile_api.pagination import page_schema
 from mobile_api.roles import SUPERVISOR
 from notifications import service
 from notifications.schemas import (
+    AliyunReceiptAck,
+    AliyunReceiptItem,
     InboxMessageSchema,
     InboxPageSchema,
     InboxQuery,
@@ -32,6 +34,8 @@ from notifications.schemas import (
     SandboxQuery,
     StaffNotificationQuery,
     StaffNotificationSchema,
+    TencentReceiptAck,
+    TencentReceiptItem,
     WechatSubscriptionList,
     WechatSubscriptionRequest,
 )
@@ -155,6 +159,41 @@ def resend_notification(args: dict, notification_id: str):
 
 
 # --- gateway receipts -----------------------------------------------------------------------------
+
+
+def callback_token(provider: str) -> Callable:
+    """Alibaba Cloud and Tencent Cloud do not sign their pushes: the callback URL configured in their
+    console carries a secret ``?token=``, checked before the body is read."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            service.check_callback_token(provider, request.args.get("token"))
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+@webhook_blp.route("/sms/aliyun", methods=["POST"])
+@callback_token("aliyun")
+@webhook_blp.arguments(AliyunReceiptItem(many=True))
+@webhook_blp.response(200, AliyunReceiptAck)
+def aliyun_receipts(items: list[dict]):
+    """Alibaba Cloud's delivery reports (SmsReport HTTP batch push), matched by ``out_id``."""
+    counts = service.record_vendor_receipts("aliyun", items)
+    return {"code": 1, "msg": "部分回执暂无法处理，请稍后重推"} if counts["retry"] else {"code": 0, "msg": "接收成功"}
+
+
+@webhook_blp.route("/sms/tencent", methods=["POST"])
+@callback_token("tencent")
+@webhook_blp.arguments(TencentReceiptItem(many=True))
+@webhook_blp.response(200, TencentReceiptAck)
+def tencent_receipts(items: list[dict]):
+    """Tencent Cloud's SMS status callback, matched by ``sid`` (the SerialNo of SendSms)."""
+    counts = service.record_vendor_receipts("tencent", items)
+    return {"result": 1, "errmsg": "retry later"} if counts["retry"] else {"result": 0, "errmsg": "OK"}
 
 
 @webhook_blp.route("/sms/<string:provider>", methods=["POST"])

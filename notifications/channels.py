@@ -1,8 +1,14 @@
-"""SMS channel adapters and provider failover. Each adapter has a local implementation (records to the
-sandbox) and an HTTP one on ``mobile_api.http.outbound_session()`` (timeouts, one connection pool per
-process).
+"""SMS channel adapters and provider failover.
 
-HTTP SMS gateway protocol (what the providers' adapters speak; tests run a local server speaking it):
+``SMS_PROVIDER`` chooses: ``log`` (the embedded default: the sandbox), or a comma-separated list, in
+order of preference, of ``aliyun`` and ``tencent`` (the providers' official SDKs,
+``notifications/sms_vendors/``) and ``http`` (a gateway speaking the protocol below, e.g. an in-house
+aggregator; ``SMS_GATEWAYS`` may name several). Every adapter takes an :class:`OutgoingSms` — the rendered
+text for gateways that send free text, the template code and parameters for the providers that send only
+approved templates — and can be asked (``lookup``) whether it already has a message.
+
+Generic HTTP SMS gateway protocol (on ``mobile_api.http.outbound_session()``; tests run a local server
+speaking it):
 
 - ``POST {url}/v1/sms`` ``{"phone", "content", "reference"}`` → ``200 {"message_id"}``; 4xx other
   than 429 is a permanent rejection, 429/5xx/timeouts are temporary;
@@ -10,35 +16,49 @@ HTTP SMS gateway protocol (what the providers' adapters speak; tests run a local
   find out whether a message a dead worker was sending reached the gateway, so it is never sent twice;
 - delivery receipts come back signed to ``POST /api/v1/webhooks/sms/<provider>``.
 
-With two or more gateways configured, each send goes to the first *healthy* one in configured order;
-a gateway is unhealthy while its recent error rate (shared by all workers through
-``notifications.counters``) is at or above ``SMS_FAILOVER_ERROR_RATE``.
+With two or more providers configured, each send goes to the first *healthy* one in configured order;
+a provider is unhealthy while its recent error rate (shared by all workers through
+``notifications.counters``) is at or above ``SMS_FAILOVER_ERROR_RATE``. Errors that are the recipient's
+(a bad number, a per-number limit) do not count against a provider.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import requests
-from flask import current_app
 
 from mobile_api.extensions import db
 from mobile_api.http import outbound_session
 from mobile_api.settings import setting
-from notifications import counters
 from notifications.models import SandboxMessage
 
 log = logging.getLogger(__name__)
 
 
 class ChannelError(Exception):
-    """Sending failed. ``permanent`` failures are not retried (bad number, rejected content)."""
+    """Sending failed. ``permanent`` failures are not retried (bad number, rejected content);
+    ``provider_fault`` ones count against the provider's health (not a bad number or a per-number limit)."""
 
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+    def __init__(self, reason: str, *, permanent: bool = False, provider_fault: bool = True) -> None:
         super().__init__(reason)
-        self.reason, self.permanent = reason, permanent
+        self.reason, self.permanent, self.provider_fault = reason, permanent, provider_fault
+
+
+@dataclass(frozen=True)
+class OutgoingSms:
+    """One SMS as every adapter needs it: ``reference`` is our notification id (the providers' OutId /
+    SessionContext), ``since`` when the current attempt began (for look-ups by date)."""
+
+    phone: str
+    text: str
+    reference: str
+    template_code: str
+    params: dict = field(default_factory=dict)
+    since: datetime | None = None
 
 
 @dataclass
@@ -48,6 +68,18 @@ class SendResult:
     segments: int | None = None
     # Local adapters know the message arrived; real gateways tell us later through a receipt.
     delivered: bool = False
+
+
+@dataclass(frozen=True)
+class ReceiptReport:
+    """One provider's delivery report, whatever its format: matched by our reference (when the provider
+    echoes it) or by the provider's own message id."""
+
+    reference: str | None
+    provider_ref: str | None
+    delivered: bool
+    code: str | None = None
+    detail: str | None = None
 
 
 def sms_segments(text: str) -> int:
@@ -61,13 +93,14 @@ class LogSmsGateway:
 
     name = "log"
 
-    def send(self, phone: str, text: str, reference: str) -> SendResult:
+    def send(self, message: OutgoingSms) -> SendResult:
+        phone, text = message.phone, message.text
         log.info("sms to %s****%s (%d chars)", phone[:3], phone[-4:], len(text))
         if setting("SANDBOX_MODE"):
-            db.session.add(SandboxMessage(channel="sms", recipient=phone, content=text, meta={"reference": reference}))
-        return SendResult(self.name, f"log-{reference}", sms_segments(text), delivered=True)
+            db.session.add(SandboxMessage(channel="sms", recipient=phone, content=text, meta={"reference": message.reference}))
+        return SendResult(self.name, f"log-{message.reference}", sms_segments(text), delivered=True)
 
-    def lookup(self, reference: str) -> str | None:
+    def lookup(self, message: OutgoingSms) -> str | None:
         # The sandbox row commits together with the notification's status: nothing can be in doubt.
         return None
 
@@ -84,25 +117,28 @@ class HttpSmsGateway:
         if api_key:
             self.session.headers["Authorization"] = f"Bearer {api_key}"
 
-    def send(self, phone: str, text: str, reference: str) -> SendResult:
+    def send(self, message: OutgoingSms) -> SendResult:
+        body = {"phone": message.phone, "content": message.text, "reference": message.reference}
         try:
-            response = self.session.post(f"{self.base_url}/v1/sms", json={"phone": phone, "content": text, "reference": reference})
+            response = self.session.post(f"{self.base_url}/v1/sms", json=body)
         except requests.Timeout as exc:
             raise ChannelError(f"{self.name}: gateway_timeout") from exc
         except requests.RequestException as exc:
             raise ChannelError(f"{self.name}: gateway_unreachable {type(exc).__name__}") from exc
         if 400 <= response.status_code < 500 and response.status_code != 429:
-            raise ChannelError(f"{self.name}: gateway_rejected_{response.status_code} {response.text[:200]}", permanent=True)
+            reason = f"{self.name}: gateway_rejected_{response.status_code} {response.text[:200]}"
+            raise ChannelError(reason, permanent=True, provider_fault=False)
         if response.status_code >= 300:
             raise ChannelError(f"{self.name}: gateway_error_{response.status_code}")
         try:
             message_id = str(response.json().get("message_id") or "") or None
         except (ValueError, AttributeError):
             message_id = None
-        return SendResult(self.name, message_id, sms_segments(text))
+        return SendResult(self.name, message_id, sms_segments(message.text))
 
-    def lookup(self, reference: str) -> str | None:
-        """The gateway's message id for ``reference`` if it received it, else None. Raises ChannelError."""
+    def lookup(self, message: OutgoingSms) -> str | None:
+        """The gateway's message id for ``message`` if it received it, else None. Raises ChannelError."""
+        reference = message.reference
         try:
             response = self.session.get(f"{self.base_url}/v1/sms/{reference}")
         except requests.RequestException as exc:
@@ -114,9 +150,6 @@ class HttpSmsGateway:
         return str(response.json().get("message_id") or reference)
 
 
-SmsGateway = LogSmsGateway | HttpSmsGateway
-
-
 def named_gateways(urls: str, keys: str) -> list[tuple[str, str, str | None]]:
     """``"a=http://x,b=http://y"`` (+ ``"a=key1,b=key2"``) → ``[("a", "http://x", "key1"), …]``."""
     key_of = dict(item.split("=", 1) for item in (keys or "").split(",") if "=" in item)
@@ -124,9 +157,21 @@ def named_gateways(urls: str, keys: str) -> list[tuple[str, str, str | None]]:
     return [(name.strip(), url.strip(), key_of.get(name.strip())) for name, url in pairs]
 
 
+VENDORS = ("aliyun", "tencent")
+
+
+def configured_providers() -> list[str]:
+    """``SMS_PROVIDER`` as a list (``log`` alone, or vendors and ``http`` in order of preference)."""
+    return [name.strip() for name in str(setting("SMS_PROVIDER") or "log").split(",") if name.strip()]
+
+
+def configured_vendors() -> list[str]:
+    return [name for name in configured_providers() if name in VENDORS]
+
+
 def configured_gateways() -> list[tuple[str, str, str | None]]:
-    """``(name, url, key)`` of every HTTP gateway, in order of preference."""
-    if setting("SMS_PROVIDER") != "http":
+    """``(name, url, key)`` of every generic HTTP gateway, in order of preference."""
+    if "http" not in configured_providers():
         return []
     gateways = list(setting("SMS_GATEWAYS") or [])
     if not gateways and setting("SMS_GATEWAY_URL"):
@@ -134,66 +179,12 @@ def configured_gateways() -> list[tuple[str, str, str | None]]:
     return gateways
 
 
-def all_sms_gateways() -> list[SmsGateway]:
-    configured = configured_gateways()
-    if not configured:
-        return [LogSmsGateway()]
-    cache = current_app.extensions.setdefault("sms_gateways", {})
-    timeout = setting("HTTP_TIMEOUT_SECONDS")
-    gateways = []
-    for name, url, key in configured:
-        gateway = cache.get((name, url, key, timeout))
-        if gateway is None:  # one connection pool per process and gateway
-            gateway = cache[(name, url, key, timeout)] = HttpSmsGateway(name, url, key, timeout)
-        gateways.append(gateway)
-    return gateways
-
-
-def get_sms_gateway() -> SmsGateway:
-    """The gateway to use now (failover by recent error rate)."""
-    return sms_gateways_by_health()[0]
-
-
-def sms_gateway_named(name: str) -> SmsGateway | None:
-    return next((gateway for gateway in all_sms_gateways() if gateway.name == name), None)
-
-
-# --- provider health ------------------------------------------------------------------------------
-
-
-def _health_window() -> int:
-    return setting("SMS_HEALTH_WINDOW_SECONDS")
-
-
-def error_rate(name: str) -> tuple[float, int]:
-    """Recent (current + previous window) error rate and attempt count of gateway ``name``."""
-    window = _health_window()
-    attempts = counters.read(f"sms:{name}:attempts", window, windows=2)
-    errors = counters.read(f"sms:{name}:errors", window, windows=2)
-    return (errors / attempts if attempts else 0.0), attempts
-
-
-def is_healthy(name: str) -> bool:
-    rate, attempts = error_rate(name)
-    return attempts < setting("SMS_FAILOVER_MIN_ATTEMPTS") or rate < setting("SMS_FAILOVER_ERROR_RATE")
-
-
-def sms_gateways_by_health() -> list[SmsGateway]:
-    """Healthy gateways in configured order, then the unhealthy ones, least failing first."""
-    gateways = all_sms_gateways()
-    if len(gateways) == 1:
-        return gateways
-    healthy = [gateway for gateway in gateways if is_healthy(gateway.name)]
-    unhealthy = sorted((gateway for gateway in gateways if gateway not in healthy), key=lambda g: error_rate(g.name)[0])
-    return healthy + unhealthy
-
-
-def record_outcome(name: str, ok: bool) -> None:
-    """Count one attempt at gateway ``name`` (in the caller's transaction when there is no Redis).
-    With a single gateway there is nothing to fail over to, and nothing is counted."""
-    if len(configured_gateways()) < 2:
-        return
-    window = _health_window()
-    counters.hit(f"sms:{name}:attempts", window)
-    if not ok:
-        counters.hit(f"sms:{name}:errors", window)
+def provider_names() -> list[str]:
+    """The names under which SMS providers report (failover, receipts), in order of preference."""
+    names: list[str] = []
+    for provider in configured_providers():
+        if provider == "http":
+            names += [name for name, _, _ in configured_gateways()]
+        elif provider in VENDORS:
+            names.append(provider)
+    return names

@@ -29,7 +29,7 @@ from mobile_api.sql import insert_ignoring_conflict
 from mobile_api.timeutil import utcnow
 from mobile_api.transactions import in_transaction_block, transaction
 from notifications import counters
-from notifications.channels import ChannelError, SendResult, all_sms_gateways, get_sms_gateway, record_outcome, sms_segments
+from notifications.channels import ChannelError, OutgoingSms, SendResult, sms_segments
 from notifications.inbox import get_preferences, set_subscription
 from notifications.models import (
     FAILED_STATUSES,
@@ -40,6 +40,7 @@ from notifications.models import (
     NotificationStatus,
     WechatSubscription,
 )
+from notifications.providers import all_sms_gateways, get_sms_gateway, record_outcome
 from notifications.templates import Template, TemplateError, get_template
 from notifications.transitions import load, transition
 from notifications.wechat import get_wechat
@@ -122,7 +123,7 @@ def _send_claimed(notification: Notification, template: Template, params: dict, 
                 deferred = _deferred_by_rate_limit(notification)
             if deferred:
                 return NotificationStatus.CREATED
-        return _send_sms(notification, text)
+        return _send_sms(notification, outgoing_sms(notification, template, params, text))
     if Channel.INBOX in template.channels and notification.account_id:
         _finish(
             notification,
@@ -191,18 +192,25 @@ def _deferred_by_rate_limit(notification: Notification) -> bool:
 # --- SMS ------------------------------------------------------------------------------------------
 
 
-def _send_sms(notification: Notification, text: str) -> str:
+def outgoing_sms(notification: Notification, template: Template, params: dict, text: str) -> OutgoingSms:
+    """What every SMS adapter needs: the text, the template and its parameters, our reference."""
+    since = notification.updated_at or notification.created_at
+    return OutgoingSms(notification.phone, text, notification.id, template.code, params, since)
+
+
+def _send_sms(notification: Notification, message: OutgoingSms) -> str:
     """Send by SMS (unless a gateway already has it) and record the result. Raises ``RetryLater``."""
-    already_there = _already_at_a_gateway(notification)
+    already_there = _already_at_a_gateway(notification, message)
     if already_there is not None:
         return _record_sent(notification, Channel.SMS, already_there)
     gateway = get_sms_gateway()
     try:
-        result = gateway.send(notification.phone, text, notification.id)
+        result = gateway.send(message)
     except ChannelError as exc:
         # Kept although the task then fails: the gateway's error count and the attempt's outcome.
         with transaction():
-            record_outcome(gateway.name, ok=False)
+            if exc.provider_fault:
+                record_outcome(gateway.name, ok=False)
             gave_up = _record_failed_attempt(notification, gateway.name, exc)
         if gave_up:
             return NotificationStatus.PERMANENT_FAILURE
@@ -212,22 +220,18 @@ def _send_sms(notification: Notification, text: str) -> str:
         return _record_sent(notification, Channel.SMS, result)
 
 
-def _already_at_a_gateway(notification: Notification) -> SendResult | None:
+def _already_at_a_gateway(notification: Notification, message: OutgoingSms) -> SendResult | None:
     """After a timeout the gateway may have accepted the message anyway: ask before sending again."""
     if notification.attempts < 2 or "timeout" not in (notification.last_error or ""):
         return None
     for gateway in all_sms_gateways():
         try:
-            reference = gateway.lookup(notification.id)
+            reference = gateway.lookup(message)
         except ChannelError:
             continue
         if reference:
-            return SendResult(gateway.name, reference, sms_segments(template_text(notification)))
+            return SendResult(gateway.name, reference, sms_segments(message.text))
     return None
-
-
-def template_text(notification: Notification) -> str:
-    return get_template(notification.template_code).render(json.loads(notification.params))
 
 
 def _record_failed_attempt(notification: Notification, provider: str, exc: ChannelError) -> bool:

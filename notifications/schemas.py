@@ -1,4 +1,4 @@
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from mobile_api.pagination import PageArgs
 from notifications.models import STATUSES, Channel
@@ -80,6 +80,52 @@ class ReceiptResult(Schema):
     id = fields.String()
     status = fields.String()
     applied = fields.Boolean(metadata={"description": "False: a late or repeated receipt, ignored"})
+
+
+def _text(max_length: int = 200, **kwargs) -> fields.String:
+    return fields.String(validate=validate.Length(max=max_length), allow_none=True, load_default=None, **kwargs)
+
+
+class AliyunReceiptItem(Schema):
+    """One entry of Alibaba Cloud's SmsReport HTTP push (a JSON array of these)."""
+
+    class Meta:
+        unknown = EXCLUDE  # the provider may add fields
+
+    phone_number = _text(32)
+    send_time = _text(32)
+    report_time = _text(32)
+    success = fields.Boolean(required=True)
+    err_code = _text(64)
+    err_msg = _text(200)
+    sms_size = _text(8)
+    biz_id = _text(64)
+    out_id = _text(64)
+
+
+class AliyunReceiptAck(Schema):
+    code = fields.Integer(metadata={"description": "0: received; otherwise Alibaba Cloud pushes the batch again"})
+    msg = fields.String()
+
+
+class TencentReceiptItem(Schema):
+    """One entry of Tencent Cloud's SMS status callback (a JSON array of these)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    user_receive_time = _text(32)
+    nationcode = _text(8)
+    mobile = _text(32)
+    report_status = fields.String(required=True, validate=validate.OneOf(["SUCCESS", "FAIL"]))
+    errmsg = _text(64)
+    description = _text(200)
+    sid = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class TencentReceiptAck(Schema):
+    result = fields.Integer(metadata={"description": "0: received; otherwise Tencent Cloud calls back again"})
+    errmsg = fields.String()
 
 
 class StaffNotificationQuery(PageArgs):

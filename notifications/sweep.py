@@ -8,6 +8,7 @@ and published again, so nothing is lost and nothing reaches a gateway twice.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 
@@ -18,9 +19,11 @@ from mobile_api.settings import setting
 from mobile_api.timeutil import utcnow
 from mobile_api.transactions import transaction
 from notifications import counters
-from notifications.channels import ChannelError, all_sms_gateways
+from notifications.channels import ChannelError, OutgoingSms
 from notifications.models import Channel, Notification, NotificationStatus
 from notifications.outbox import publish
+from notifications.providers import all_sms_gateways
+from notifications.templates import TemplateError, get_template
 from notifications.transitions import transition
 
 log = logging.getLogger(__name__)
@@ -60,15 +63,14 @@ def sweep_stuck(stuck_after: timedelta | None = None) -> int:
 def _settle_abandoned_sends(now: datetime, stuck_after: timedelta) -> list[tuple[str, bool]]:
     # Longer than any live send can take (two gateway timeouts and some), so a live worker is never raced.
     cutoff = now - max(stuck_after, timedelta(seconds=2 * setting("HTTP_TIMEOUT_SECONDS") + 5))
-    rows = db.session.execute(
-        select(Notification.id, Notification.urgent)
-        .where(Notification.status == NotificationStatus.SENDING, Notification.updated_at < cutoff)
-        .limit(SWEEP_BATCH)
+    rows = db.session.scalars(
+        select(Notification).where(Notification.status == NotificationStatus.SENDING, Notification.updated_at < cutoff).limit(SWEEP_BATCH)
     ).all()
     again = []
     for row in rows:
         try:
-            found = next(((gw.name, ref) for gw in all_sms_gateways() if (ref := gw.lookup(row.id))), None)
+            message = _as_sms(row)
+            found = next(((gw.name, ref) for gw in all_sms_gateways() if message.phone and (ref := gw.lookup(message))), None)
         except ChannelError as exc:
             log.warning("cannot settle notification %s now: %s", row.id, exc.reason)
             continue
@@ -91,3 +93,13 @@ def _settle_abandoned_sends(now: datetime, stuck_after: timedelta) -> list[tuple
             ):
                 again.append((row.id, row.urgent))
     return again
+
+
+def _as_sms(row: Notification) -> OutgoingSms:
+    """The SMS the dead worker may have sent, as the providers' look-ups need it."""
+    params = json.loads(row.params)
+    try:
+        text = get_template(row.template_code).render(params)
+    except (TemplateError, KeyError):
+        text = ""
+    return OutgoingSms(row.phone or "", text, row.id, row.template_code, params, row.updated_at)

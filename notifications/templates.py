@@ -80,6 +80,11 @@ def register_template(template: Template) -> Template:
     return template
 
 
+def all_templates() -> list[Template]:
+    """Every registered template (the start-up checks walk them)."""
+    return list(_TEMPLATES.values())
+
+
 def get_template(code: str) -> Template:
     try:
         return _TEMPLATES[code]

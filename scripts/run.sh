@@ -12,6 +12,12 @@ if [ "${APP_ENV:-development}" != "production" ] && [ "${LOAD_DEMO_DATA:-1}" != 
   flask seed-demo
 fi
 
+# Prometheus multiprocess mode: web and worker processes of this host write their metrics here and any
+# web process's /metrics adds them up (mobile_api/metrics.py). Emptied at every start: counters restart
+# from zero, which Prometheus' rate() handles as a restart.
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-${INSTANCE_PATH:-instance}/prometheus}"
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-5000}"
 # Without Redis, rate-limit counters live in process memory: one web process (with threads).
@@ -27,12 +33,14 @@ celery -A mobile_api.worker worker -Q urgent -n "urgent@%h" -c 2 --loglevel=INFO
 celery -A mobile_api.worker worker -Q notify -n "notify@%h" -c 2 --prefetch-multiplier=8 --loglevel=INFO & pids+=($!)
 celery -A mobile_api.worker worker -Q face,express,default -n "main@%h" -c 2 --loglevel=INFO & pids+=($!)
 celery -A mobile_api.worker beat --schedule "${INSTANCE_PATH:-instance}/celerybeat-schedule" --loglevel=INFO & pids+=($!)
-gunicorn -w "$WEB_WORKERS" --threads 8 -b "$HOST:$PORT" --access-logfile - wsgi:app & pids+=($!)
+gunicorn -c scripts/gunicorn.conf.py -w "$WEB_WORKERS" --threads 8 -b "$HOST:$PORT" --access-logfile - wsgi:app & pids+=($!)
 
 cat <<TXT
 
   掌上市民之家 API is starting on http://$HOST:$PORT
   API docs:   http://$HOST:$PORT/api/v1/docs     OpenAPI: http://$HOST:$PORT/api/v1/openapi.json
+  Metrics:    http://$HOST:$PORT/metrics (loopback, or Bearer \$METRICS_TOKEN)
+  Workers:    celery -A mobile_api.worker flower --port=5555   (pip install -r requirements-dev.txt)
   Sign in as a citizen:
     curl -X POST http://$HOST:$PORT/api/v1/auth/sms-codes -H 'Content-Type: application/json' -d '{"phone":"13800138000"}'
     curl 'http://$HOST:$PORT/api/v1/sandbox/messages?phone=13800138000'      # read the code

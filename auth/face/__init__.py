@@ -48,9 +48,11 @@ def init_app(app: Flask) -> None:
     from auth.face.api import face_blp, staff_face_blp
     from auth.face.cli import import_photo
     from auth.face.dispatch import PURGE_TASK
+    from auth.face.personal_data import erase_face, export_face
     from auth.face.startup import check_face_recognition_importable
     from mobile_api.celery_app import add_beat_job, add_task_route
     from mobile_api.extensions import api
+    from mobile_api.personal_data import register_personal_data
     from mobile_api.queues import QueueNames
     from mobile_api.settings import register_settings
 
@@ -62,3 +64,4 @@ def init_app(app: Flask) -> None:
         identity_cli.add_command(import_photo)
     add_task_route(app, "face.*", QueueNames.FACE)
     add_beat_job(app, "face-purge-stale", PURGE_TASK, 60, queue=QueueNames.FACE)
+    register_personal_data(app, "face", export=export_face, erase=erase_face, order=85)

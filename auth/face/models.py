@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from auth.models import new_public_id
 from mobile_api.extensions import db
-from mobile_api.pii import EncryptedText
+from mobile_api.pii import EncryptedText, blind_index_info
 from mobile_api.timeutil import UTCDateTime, utcnow
 
 
@@ -78,7 +78,10 @@ class ReferencePhoto(db.Model):
 
     __tablename__ = "reference_photos"
 
-    id_number_index: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id_number_index: Mapped[str] = mapped_column(String(100), primary_key=True, info=blind_index_info("id_number", source="id_number"))
+    # The number itself (0009): what `flask pii rotate` re-indexes from. Rows imported before it are
+    # given theirs from the accounts/residents with the same index (mobile_api/key_rotation.py).
+    id_number: Mapped[str | None] = mapped_column(EncryptedText("face.reference_id_number"))
     photo: Mapped[str] = mapped_column(EncryptedText("face.reference_photo"))  # base64 of the image bytes
     content_type: Mapped[str] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(32))

@@ -17,6 +17,7 @@ import logging
 import requests
 from flask import current_app
 from marshmallow import ValidationError
+from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from auth.face import images
@@ -27,7 +28,7 @@ from mobile_api.audit import record_audit
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
 from mobile_api.http import outbound_session
-from mobile_api.pii import blind_index, mask_id_number
+from mobile_api.pii import blind_index, index_matches, mask_id_number
 from mobile_api.settings import setting
 from mobile_api.timeutil import utcnow
 from mobile_api.transactions import transaction
@@ -39,9 +40,16 @@ class ReferenceUnavailable(Exception):
     """The authority could not be asked (network, 5xx): not the citizen's fault, retry later."""
 
 
+def _photo_row(id_number: str) -> ReferencePhoto | None:
+    """The register's row for an ID number, under whichever configured index key it was written."""
+    return db.session.scalar(select(ReferencePhoto).where(index_matches(ReferencePhoto.id_number_index, id_number, "id_number")).limit(1))
+
+
 class LocalReferencePhotos:
     def get_photo(self, id_number: str) -> bytes | None:
-        row = db.session.get(ReferencePhoto, blind_index(id_number, "id_number"))
+        row = db.session.scalar(
+            select(ReferencePhoto).where(index_matches(ReferencePhoto.id_number_index, id_number, "id_number")).limit(1)
+        )
         return None if row is None else base64.b64decode(row.photo)
 
 
@@ -97,14 +105,20 @@ def import_reference_photo(id_number: str, data: bytes, source: str, actor: str)
         raise Problem(exc.status, exc.reason, reason_title(exc.reason, "图片无法识别"), errors={"photo": [exc.reason]}) from None
     index = blind_index(id_number, "id_number")
     with transaction():
-        row = db.session.get(ReferencePhoto, index)
+        row = db.session.scalar(
+            select(ReferencePhoto).where(index_matches(ReferencePhoto.id_number_index, id_number, "id_number")).limit(1)
+        )
         if row is None:
             row = ReferencePhoto(id_number_index=index)
             db.session.add(row)
+        # Written under the newest index key (a row found under an older key moves to it) with the
+        # number itself, encrypted, so `flask pii rotate` can re-index it later.
+        row.id_number_index, row.id_number = index, id_number
         row.photo = base64.b64encode(data).decode()
         row.content_type = images.ACCEPTED_FORMATS[info.format]
         row.source, row.imported_at = source, utcnow()
-        record_audit(actor, "identity.reference_photo.import", "resident", index, details={"source": source})
+        # The subject is the index digest without its key id (the audit column holds 64 characters).
+        record_audit(actor, "identity.reference_photo.import", "resident", index.partition(":")[2], details={"source": source})
     return {
         "id_number_masked": mask_id_number(id_number),
         "content_type": images.ACCEPTED_FORMATS[info.format],

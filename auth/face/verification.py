@@ -33,6 +33,7 @@ from auth.face.models import (
 from auth.face.reference import ReferenceUnavailable, get_reference_photos
 from auth.models import Account
 from mobile_api.extensions import db
+from mobile_api.metrics import observe_face_verification
 from mobile_api.settings import setting
 from mobile_api.timeutil import city_now, utcnow
 from mobile_api.transactions import transaction
@@ -73,6 +74,7 @@ def run_verification(verification_id: str) -> str | None:
         verification = db.session.get(FaceVerification, verification_id)
         if verification.status == VerificationStatus.PENDING:  # withdrawn meanwhile → leave the withdrawal's decision
             _finish(verification, decision)
+            observe_face_verification((utcnow() - verification.created_at).total_seconds(), decision.status)
         return verification.status
     finally:
         store.drop_images(verification_id, frame_count)

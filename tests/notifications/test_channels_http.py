@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from mobile_api.extensions import db
 from notifications import service
-from notifications.channels import error_rate, sms_gateways_by_health
 from notifications.models import Notification, NotificationEvent, WechatSubscription
+from notifications.providers import error_rate, sms_gateways_by_health
 from notifications.wechat import access_token, cached_token_expiry, get_wechat
 from tests.notifications.conftest import reset_channel_state
 from tests.support import unique_phone

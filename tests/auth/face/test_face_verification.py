@@ -37,7 +37,7 @@ def test_same_person_passes_raises_level_3_notifies_and_keeps_no_images(app, cli
         assert face_store.count_stored(record.id, record.frame_count) == 0
         stored = db.session.get(FaceReference, record.account_id)
         raw_row = db.session.execute(text("SELECT encoding FROM face_references WHERE account_id = :a"), {"a": record.account_id}).scalar()
-        assert stored.encoding.startswith("[") and bytes(raw_row)[:1] == b"\x01"  # AES-GCM, version 1
+        assert stored.encoding.startswith("[") and bytes(raw_row)[:1] == b"\x02"  # AES-GCM, version 2 (with key id)
         assert stored.encoding[:12].encode() not in bytes(raw_row)
 
 

@@ -35,7 +35,7 @@ def test_admin_imports_a_reference_photo_audited_and_encrypted(app, client):
 
     with app.app_context():
         raw = db.session.execute(text("SELECT photo FROM reference_photos")).scalars().all()
-        assert raw and all(bytes(r)[:1] == b"\x01" and b"JFIF" not in bytes(r) for r in raw)
+        assert raw and all(bytes(r)[:1] == b"\x02" and b"JFIF" not in bytes(r) for r in raw)
         assert db.session.scalar(
             select(AuditEvent).where(AuditEvent.action == "identity.reference_photo.import", AuditEvent.actor == "staff:admin")
         )
