@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from auth.models import Account
 from mobile_api.extensions import db
-from mobile_api.pii import blind_index
+from mobile_api.pii import index_matches
 
 
 def account_by_phone(phone: str) -> Account | None:
@@ -20,7 +20,7 @@ def account_by_phone(phone: str) -> Account | None:
 
 def account_by_id_number(id_number: str) -> Account | None:
     """The account whose verified ID number is exactly this one (through the blind index)."""
-    return db.session.scalar(select(Account).where(Account.id_number_index == blind_index(id_number, "id_number")))
+    return db.session.scalar(select(Account).where(index_matches(Account.id_number_index, id_number, "id_number")))
 
 
 def account_by_id(account_id: str) -> Account | None:

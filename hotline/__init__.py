@@ -62,11 +62,13 @@ def init_app(app: Flask) -> None:
     from hotline.cli import hotline_cli
     from hotline.demo_data import seed_demo
     from hotline.open311.api import register_open311
+    from hotline.personal_data import erase_hotline, export_hotline
     from hotline.service import subscribe_to_cases
     from hotline.staff_api import staff_hotline_blp
     from mobile_api.celery_app import add_beat_job
     from mobile_api.demo import register_demo_seeder
     from mobile_api.extensions import api
+    from mobile_api.personal_data import register_personal_data
 
     register_settings(app.config, DEFAULTS)
     for blueprint in (hotline_blp, staff_hotline_blp, my_tickets_blp):
@@ -75,5 +77,6 @@ def init_app(app: Flask) -> None:
     subscribe_to_cases()
     app.cli.add_command(hotline_cli)
     register_demo_seeder(app, 60, seed_demo)
+    register_personal_data(app, "hotline", export=export_hotline, erase=erase_hotline, order=10)
     add_beat_job(app, "hotline-scan-deadlines", "hotline.scan_deadlines", float(app.config["HOTLINE_SCAN_SECONDS"]))
     add_beat_job(app, "hotline-open311-sweep", "hotline.sweep_open311_submissions", float(app.config["HOTLINE_OPEN311_SWEEP_SECONDS"]))

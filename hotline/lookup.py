@@ -28,7 +28,7 @@ from mobile_api.access import staff_actor
 from mobile_api.audit import record_audit
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
-from mobile_api.pii import blind_index, mask_id_number, mask_name, mask_phone
+from mobile_api.pii import index_matches, mask_id_number, mask_name, mask_phone
 from mobile_api.settings import setting
 from mobile_api.timeutil import city_today, utcnow
 from mobile_api.transactions import transaction
@@ -214,12 +214,10 @@ def _full_booking(booking: dict) -> dict:
 
 
 def _tickets(account: Account, verified: bool) -> list[dict]:
-    rows = db.session.scalars(
-        select(Ticket)
-        .where((Ticket.account_id == account.id) | (Ticket.caller_phone_index == blind_index(account.phone, "phone")))
-        .order_by(Ticket.created_at.desc())
-        .limit(RECORD_LIMIT)
-    ).all()
+    mine = Ticket.account_id == account.id
+    if account.phone:  # a closed account has no phone any more
+        mine = mine | index_matches(Ticket.caller_phone_index, account.phone, "phone")
+    rows = db.session.scalars(select(Ticket).where(mine).order_by(Ticket.created_at.desc()).limit(RECORD_LIMIT)).all()
     items = tickets.summaries(list(rows))
     if not verified:
         return [{key: item[key] for key in ("ticket_no", "type_name", "status", "status_name", "next_step")} for item in items]

@@ -16,7 +16,7 @@ from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mobile_api.extensions import db
-from mobile_api.pii import EncryptedText
+from mobile_api.pii import EncryptedText, blind_index_info
 from mobile_api.timeutil import UTCDateTime, utcnow
 
 
@@ -100,7 +100,7 @@ class Ticket(db.Model):
     # The caller
     account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     caller_phone: Mapped[str | None] = mapped_column(EncryptedText("hotline.caller_phone"))
-    caller_phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    caller_phone_index: Mapped[str | None] = mapped_column(String(100), index=True, info=blind_index_info("phone", source="caller_phone"))
     caller_name: Mapped[str | None] = mapped_column(EncryptedText("hotline.caller_name"))
     caller_email: Mapped[str | None] = mapped_column(EncryptedText("hotline.caller_email"))
     # What was said, and the copy that may be published (masked when written; None: not public)
@@ -219,7 +219,7 @@ class NoticeDay(db.Model):
 
     __tablename__ = "hotline_notice_days"
 
-    phone_index: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phone_index: Mapped[str] = mapped_column(String(100), primary_key=True)  # a day counter: not re-indexed on rotation
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     sent: Mapped[int] = mapped_column(Integer, default=0)
 
