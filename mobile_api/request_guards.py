@@ -8,6 +8,9 @@ from mobile_api.errors import Problem
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 ACCEPTED_MIMETYPES = {"application/json", "multipart/form-data"}
+# Inbound webhooks speak their sender's protocol, and some senders post forms (Kuaidi100's pushes).
+WEBHOOK_PREFIX = "/api/v1/webhooks/"
+FORM_MIMETYPE = "application/x-www-form-urlencoded"
 
 
 def _check_body() -> None:
@@ -17,6 +20,8 @@ def _check_body() -> None:
     if not has_body:
         return
     mimetype = request.mimetype
+    if mimetype == FORM_MIMETYPE and request.path.startswith(WEBHOOK_PREFIX):
+        return
     if mimetype not in ACCEPTED_MIMETYPES and not mimetype.endswith("+json"):
         raise Problem(415, "unsupported_media_type", "不支持此内容格式，请使用 application/json", accepted=sorted(ACCEPTED_MIMETYPES))
     if mimetype == "application/json" and (request.content_length or 0) > current_app.config["MAX_JSON_BODY"]:
