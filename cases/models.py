@@ -74,7 +74,7 @@ class ServiceItem(db.Model):
     # and the materials whose paper originals the citizen may post to the hall instead of bringing them.
     delivery_payer: Mapped[str] = mapped_column(String(16), default=DeliveryPayer.CITIZEN, server_default=DeliveryPayer.CITIZEN.value)
     delivery_fee: Mapped[float | None] = mapped_column(Numeric(10, 2))
-    postal_materials: Mapped[list] = mapped_column(JSON, default=list)
+    postal_materials: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     # Departments that approve in parallel (并联审批); empty: the owning department alone.
     parallel_departments: Mapped[list] = mapped_column(JSON, default=list)
     hall_ids: Mapped[list] = mapped_column(JSON, default=list)

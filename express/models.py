@@ -142,7 +142,7 @@ class DeliveryChoice(db.Model):
     payer: Mapped[str] = mapped_column(String(16))  # cases.models.DeliveryPayer
     fee_cents: Mapped[int] = mapped_column(Integer, default=0)
     quote: Mapped[dict] = mapped_column(JSON, default=dict)  # how the fee was reached (zone, tariff, item rule)
-    payment_state: Mapped[str] = mapped_column(String(16))
+    payment_state: Mapped[str | None] = mapped_column(String(16))  # None: pickup, nothing to pay
     paid_payment_id: Mapped[str | None] = mapped_column(String(32))
     hall_id: Mapped[int | None] = mapped_column(Integer)  # the hall that sends (outbound) — a halls.id
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -34,12 +34,12 @@ def regions_below(province: str | None, city: str | None) -> dict:
     (empty for a city without districts, such as 东莞 441900)."""
     if city:
         if not any(candidate.code == city for candidate in regions.cities(city[:2] + "0000")):
-            raise Problem(404, "region_not_found", "未找到该城市", code=city)
+            raise Problem(404, "region_not_found", "未找到该城市", region_code=city)
         return {"items": _as_dicts(regions.districts(city))}
     if province:
         below = regions.cities(province)
         if not below:
-            raise Problem(404, "region_not_found", "未找到该省份", code=province)
+            raise Problem(404, "region_not_found", "未找到该省份", region_code=province)
         return {"items": _as_dicts(below)}
     return {"items": _as_dicts(regions.provinces())}
 
