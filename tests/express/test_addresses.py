@@ -39,7 +39,7 @@ def test_address_lifecycle_masked_encrypted_and_private(app, client, make_citize
         raw = db.session.execute(
             text("SELECT phone, street, recipient_name FROM express_addresses WHERE id = :id"), {"id": first["id"]}
         ).one()
-        assert all("13912345678".encode() not in bytes(value) and "张三丰".encode() not in bytes(value) for value in raw)
+        assert all(b"13912345678" not in bytes(value) and "张三丰".encode() not in bytes(value) for value in raw)
         db.session.remove()
 
     beijing = add_address(client, owner["token"], province_code="110000", city_code="110000", district_code="110105", is_default=True)
