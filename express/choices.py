@@ -14,7 +14,6 @@ Concurrent changes of one case's choice are serialised on the choice row (a cond
 from __future__ import annotations
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from auth.models import Account
 from cases.fulfilment import DeliveryCase, delivery_case_for_citizen, touch_case_view
@@ -29,6 +28,7 @@ from express.regions import resolve
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
 from mobile_api.settings import setting
+from mobile_api.sql import insert_ignoring_conflict
 from mobile_api.timeutil import utcnow
 from mobile_api.transactions import transaction
 
@@ -61,20 +61,22 @@ def choose_delivery(account: Account, case_no: str, method: str, address_id: str
 
 
 def _claim_choice(case: DeliveryCase) -> DeliveryChoice:
+    # INSERT … ON CONFLICT DO NOTHING (one choice per case): two first choices at once go on with the one
+    # row. (No SAVEPOINT: on SQLite a savepoint opened before any write commits when it is released.)
+    now = utcnow()
+    insert_ignoring_conflict(
+        DeliveryChoice,
+        case_id=case.id,
+        account_id=case.account_id,
+        method=DeliveryMethod.PICKUP,
+        payer=case.delivery_payer,
+        hall_id=default_hall(case),
+        fee_cents=0,
+        quote={},
+        created_at=now,
+        updated_at=now,
+    )
     choice = db.session.scalar(select(DeliveryChoice).where(DeliveryChoice.case_id == case.id))
-    if choice is None:
-        try:
-            with db.session.begin_nested():  # two first choices at once: the second reads the first's row
-                choice = DeliveryChoice(
-                    case_id=case.id,
-                    account_id=case.account_id,
-                    method=DeliveryMethod.PICKUP,
-                    payer=case.delivery_payer,
-                    hall_id=default_hall(case),
-                )
-                db.session.add(choice)
-        except IntegrityError:
-            choice = db.session.scalar(select(DeliveryChoice).where(DeliveryChoice.case_id == case.id))
     db.session.execute(
         update(DeliveryChoice)
         .where(DeliveryChoice.id == choice.id)

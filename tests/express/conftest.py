@@ -89,7 +89,7 @@ def configured(app, fakes, live_server, config_override):
     test switches to WeChat Pay); the fakes start empty."""
     fakes["sf"].reset()
     fakes["wxpay"].reset()
-    config_override(**_typed(app, express_settings(fakes, live_server)), EXPRESS_PAYMENT_PROVIDER="local")
+    config_override(**(_typed(app, express_settings(fakes, live_server)) | {"EXPRESS_PAYMENT_PROVIDER": "local"}))
     return fakes
 
 
