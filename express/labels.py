@@ -64,7 +64,7 @@ def render_label(data: LabelData) -> bytes:
     page.setFont(FONT, 9)
     page.drawString(margin, y - 8 * mm, f"内件：{data.contents}")
     page.drawString(margin, y - 13 * mm, f"办件号：{data.case_no}    订单号：{data.order_ref}")
-    page.drawString(margin, 8 * mm, "证照快递 · 变群众奔波为快递奔波")
+    page.drawString(margin, 8 * mm, "证照快递：变群众奔波为快递奔波")
     page.showPage()
     page.save()
     return buffer.getvalue()

@@ -14,8 +14,10 @@ from cases.events import case_status_changed, case_view_requested
 from cases.models import CaseStatus
 from express.billing import close_pending_payments, request_refund
 from express.parcels import ship_on_issue
+from express.schemas import CaseDeliverySchema
 from express.views import case_fragment
 
+_fragment_schema = CaseDeliverySchema()
 REFUND_ON = {CaseStatus.REJECTED: "办件未予批准，快递费原路退回"}
 
 
@@ -29,7 +31,7 @@ def on_case_status_changed(case, *, event, from_status, to_status) -> None:
 
 def on_case_view_requested(case) -> dict | None:
     fragment = case_fragment(case.id, case.case_no)
-    return {"delivery": fragment} if fragment else None
+    return {"delivery": _fragment_schema.dump(fragment)} if fragment else None
 
 
 def connect_receivers() -> None:

@@ -161,6 +161,20 @@ class StaffDeliverySchema(DeliverySchema):
     last_activity_at = fields.DateTime()
 
 
+class CaseDeliverySchema(Schema):
+    """The ``delivery`` part of the citizen's case view (``GET /api/v1/cases/<case_no>``)."""
+
+    method = fields.String(allow_none=True)
+    courier = fields.String(allow_none=True)
+    courier_name = fields.String(allow_none=True)
+    fee = fields.String()
+    payer = fields.String()
+    payment_state = fields.String(allow_none=True)
+    payment_state_name = fields.String(allow_none=True)
+    pickup_at_window = fields.Boolean()
+    parcels = fields.List(fields.Nested(DeliverySchema))
+
+
 DeliveryPage = page_schema(DeliverySchema, "DeliveryPage")
 StaffDeliveryPage = page_schema(StaffDeliverySchema, "StaffDeliveryPage")
 

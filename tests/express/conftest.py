@@ -280,3 +280,47 @@ def approve(client, staff: dict, case_no: str) -> None:
 
 def issue(client, staff: dict, case_no: str):
     return act(client, staff["officer"], case_no, "issue_certificate", certificate={"kind": "测试证照", "valid_years": 5})
+
+
+def delivery_of(app, case_no: str, direction: str = "outbound"):
+    """The newest parcel of a case (a fresh read), or None."""
+    from sqlalchemy import select
+
+    from cases.models import Case
+    from express.models import Delivery
+    from mobile_api.extensions import db
+
+    with app.app_context():
+        parcel = db.session.scalar(
+            select(Delivery)
+            .join(Case, Case.id == Delivery.case_id)
+            .where(Case.case_no == case_no, Delivery.direction == direction)
+            .order_by(Delivery.created_at.desc())
+            .limit(1)
+        )
+        if parcel is not None:
+            db.session.expunge(parcel)
+        db.session.remove()
+        return parcel
+
+
+def issued_and_booked(app, client, citizen: dict, staff: dict, item_code: str, courier: str = "sf", **address) -> tuple[str, object]:
+    """A case of ``item_code`` whose citizen chose ``courier``, issued; waits for the worker's booking."""
+    from tests.support import wait_for
+
+    token = citizen["token"]
+    case_no = accepted_case(client, token, staff, item_code)
+    address_id = add_address(client, token, **address)["id"]
+    chosen = api(
+        client, "PUT", f"/api/v1/cases/{case_no}/delivery", token, json={"method": "express", "address_id": address_id, "courier": courier}
+    )
+    assert chosen.status_code == 200, chosen.get_json()
+    approve(client, staff, case_no)
+    issued = issue(client, staff, case_no)
+    assert issued.status_code == 200, issued.get_json()
+    parcel = wait_for(lambda: _booked(delivery_of(app, case_no)), timeout=30, what="waybill booked by the worker")
+    return case_no, parcel
+
+
+def _booked(parcel):
+    return parcel if parcel is not None and parcel.waybill_no else None

@@ -73,6 +73,8 @@ class FakeSF(_Server):
     def __init__(self, partner_id: str, check_word: str) -> None:
         super().__init__()
         self.partner_id, self.check_word = partner_id, check_word
+        # Waybill numbers never repeat across tests or runs on a reused database (as SF's never do).
+        self.numbers = itertools.count(int(time.time() * 1000) % 10**11 * 10)
         self.reset()
 
     def reset(self) -> None:
@@ -84,7 +86,6 @@ class FakeSF(_Server):
             self.failures: list[int] = []
             self.refusal: str | None = None
             self.gate: tuple[threading.Event, threading.Event, threading.Event] | None = None
-            self.numbers = itertools.count(1)
 
     @property
     def waybills(self) -> dict[str, str]:
@@ -129,7 +130,7 @@ class FakeSF(_Server):
             if existing is not None and self.repeat == "8016":
                 return self._business(False, "8016", "重复下单")
             if existing is None:
-                existing = self.orders[order_id] = {"waybill": f"SF{7000000000000 + next(self.numbers)}", "msg": msg}
+                existing = self.orders[order_id] = {"waybill": f"SF{next(self.numbers):013d}", "msg": msg}
             gate, self.gate = self.gate, None
         response = self._business(True, "S0000", None, self._order_data(order_id, existing["waybill"]))
         if gate is not None:
@@ -177,7 +178,7 @@ class FakeEMS(_Server):
                         "retBody": {"waybillNo": self.orders[order["logisticsOrderNo"]]},
                     }
                 )
-            waybill = self.orders[order["logisticsOrderNo"]] = f"EA{100000000 + len(self.orders)}CN"
+            waybill = self.orders[order["logisticsOrderNo"]] = f"EA{uuid.uuid4().int % 10**9:09d}CN"
         return _json({"success": "true", "retCode": "00000", "retMsg": "成功", "retBody": json.dumps({"waybillNo": waybill})})
 
 
