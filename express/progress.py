@@ -156,7 +156,7 @@ def on_new_status(delivery: Delivery, previous: str, at: datetime, context: str,
         note_for_staff(
             case.id,
             actor=SYSTEM_ACTOR,
-            internal_note=f"快件{STATUS_NAMES[status]}（{courier} {delivery.waybill_no}）：{context[:200]}。"
+            internal_note=f"{PROBLEM_REASONS[status]}（{courier} {delivery.waybill_no}）：{context[:200]}。"
             "请联系申请人确认重新投递或到大厅自取。",
             data={"delivery_id": delivery.id, "status": status.value, "previous": previous},
         )
