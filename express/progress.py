@@ -28,7 +28,6 @@ from express.couriers import COURIER_NAMES
 from express.models import PROBLEM_STATUSES, Delivery, DeliveryStatus, Direction, TrackingEvent
 from express.notices import tell_citizen
 from express.tracking import Route, RouteEvent, parse_push, verify_push
-from express.views import STATUS_NAMES
 from mobile_api.extensions import db
 from mobile_api.settings import setting
 from mobile_api.sql import insert_ignoring_conflict
