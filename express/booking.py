@@ -90,10 +90,12 @@ def citizen_party(delivery: Delivery) -> Party:
 def booking_request(delivery: Delivery) -> BookingRequest:
     hall, citizen = hall_party(delivery.hall_id), citizen_party(delivery)
     outbound = delivery.direction == Direction.OUTBOUND
+    # Who pays the courier: the city's monthly account (a fee paid online or borne by the government),
+    # the recipient at the door (cash on delivery), or the citizen sending originals, at the door.
     if outbound:
-        pay_method = "recipient" if delivery.payer == "cod" else "sender"
+        pay_method = "recipient" if delivery.payer == "cod" else "account"
     else:
-        pay_method = "recipient" if delivery.payer == "government" else "sender"  # the hall's account, or the citizen at the door
+        pay_method = "account" if delivery.payer == "government" else "sender"
     return BookingRequest(
         order_ref=delivery.id,
         sender=hall if outbound else citizen,

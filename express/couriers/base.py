@@ -24,7 +24,7 @@ class BookingRequest:
     order_ref: str  # our delivery id: the courier's order reference
     sender: Party
     recipient: Party
-    pay_method: str  # "sender" (寄方付, our monthly account) | "recipient" (到付)
+    pay_method: str  # "account" (our monthly account) | "sender" (the sender pays at pickup) | "recipient" (到付)
     cod_cents: int = 0  # the freight the recipient pays at the door, for the label
     pickup: bool = False  # send a courier to the sender's address (上门取件)
     description: str = "证照文件"

@@ -59,7 +59,8 @@ class EMSCourier:
             "logisticsOrderNo": request.order_ref,
             "senderNo": self.sender_no,
             "bizProductNo": "1",  # 标准快递
-            "paymentMode": "1" if request.pay_method == "sender" else "2",  # 1 寄件人付, 2 收件人付（到付）
+            "paymentMode": "2" if request.pay_method == "recipient" else "1",  # 1 寄件人付, 2 收件人付（到付）
+            "settlementAccount": self.sender_no if request.pay_method == "account" else "",  # 月结 to our account
             "collectPayment": request.cod_cents,
             "contentsAttribute": "1",  # 文件
             "cargoName": request.description,

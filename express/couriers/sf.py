@@ -32,7 +32,7 @@ SEARCH_ORDER = "EXP_RECE_SEARCH_ORDER_RESP"
 DUPLICATE_ORDER = "8016"
 # Platform-level answers worth trying again later: traffic limit, the target service failed, system error.
 TEMPORARY_API_CODES = {"A1005", "A1009", "A1099"}
-PAY_METHODS = {"sender": 1, "recipient": 2}  # 1 寄方付 (our monthly account), 2 收方付 (到付)
+PAY_METHODS = {"account": 1, "sender": 1, "recipient": 2}  # 1 寄方付 (with monthlyCard: billed to our account), 2 收方付 (到付)
 
 
 def java_urlencode(text: str) -> str:
@@ -83,7 +83,7 @@ class SFCourier:
             "isDocall": 1 if request.pickup else 0,  # send a courier to the sender
             "isReturnRoutelabel": 1,
         }
-        if self.monthly_card and request.pay_method == "sender":
+        if self.monthly_card and request.pay_method == "account":
             order["monthlyCard"] = self.monthly_card
         try:
             data = self.call(CREATE_ORDER, order)

@@ -218,11 +218,15 @@ def items(app):
     }
     codes = {}
     with app.app_context():
+        from sqlalchemy import select
+
+        from appointments.models import Hall
         from cases.schemas import ItemWrite
 
+        hall_ids = list(db.session.scalars(select(Hall.id).order_by(Hall.id)))  # the demo halls: the first one sends
         for name, policy in policies.items():
             code = f"330200-GA-T{name[:3].upper()}{suffix}"
-            values = ItemWrite().load({"code": code, "name": f"测试事项（{name}）", **ITEM_BASE, **policy})
+            values = ItemWrite().load({"code": code, "name": f"测试事项（{name}）", **ITEM_BASE, "hall_ids": hall_ids, **policy})
             catalog.create_item(values, "test")
             codes[name] = code
         db.session.remove()

@@ -158,7 +158,7 @@ def test_a_refused_booking_gives_up_tells_the_hall_and_can_be_rebooked(app, clie
 def _request(order_ref: str) -> BookingRequest:
     hall = Party("宁波市民服务中心", "0574-12345", "浙江省", "宁波市", "鄞州区", "宁东路901号", "宁波市民服务中心")
     citizen = Party("张三丰", "13912345678", "浙江省", "宁波市", "海曙区", "中山西路2号")
-    return BookingRequest(order_ref=order_ref, sender=hall, recipient=citizen, pay_method="recipient", cod_cents=1800)
+    return BookingRequest(order_ref=order_ref, sender=hall, recipient=citizen, pay_method="recipient", cod_cents=1800)  # 到付
 
 
 def test_sf_duplicate_order_answer_reads_the_order_back(app, configured, config_override):
