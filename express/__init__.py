@@ -28,7 +28,8 @@ from mobile_api.settings import register_settings
 DEV_KUAIDI100_SALT = "dev-kuaidi100-salt"
 
 DEFAULTS: dict[str, object] = {
-    # Couriers citizens may choose (the first is the default) and where parcels leave from.
+    # Couriers citizens may choose (the first is the default; ``local`` only in sandbox mode) and where
+    # parcels leave from.
     "EXPRESS_COURIERS": "local",
     "EXPRESS_ORIGIN_REGION": "330200",  # GB/T 2260 code of the sending halls' city (fee zones)
     "EXPRESS_DEFAULT_HALL_ID": 0,  # the sending hall when an item lists none (0: none)
@@ -86,10 +87,8 @@ def check_settings(config: dict) -> None:
         problems += [name for name in WECHATPAY_REQUIRED if not config.get(name)]
     if config["EXPRESS_TRACKING_PROVIDER"] == "kuaidi100":
         problems += [name for name in ("KUAIDI100_KEY", "KUAIDI100_CALLBACK_URL") if not config.get(name)]
-    if config.get("PRODUCTION") and config["KUAIDI100_SALT"] == DEV_KUAIDI100_SALT:
+    if config["EXPRESS_TRACKING_PROVIDER"] == "kuaidi100" and config.get("PRODUCTION") and config["KUAIDI100_SALT"] == DEV_KUAIDI100_SALT:
         problems.append("KUAIDI100_SALT (development value)")
-    if config.get("PRODUCTION") and "local" in config["EXPRESS_COURIERS"].split(","):
-        problems.append("EXPRESS_COURIERS (the local courier is for the embedded default only)")
     if problems:
         raise ConfigError("express: missing or unsafe settings: " + ", ".join(problems))
 

@@ -20,7 +20,7 @@ from cases.fulfilment import DeliveryCase, delivery_case_for_citizen, touch_case
 from express.addresses import address_view, own_address
 from express.billing import choice_with_payment, close_pending_payments, request_refund
 from express.booking import ready_to_book
-from express.couriers import enabled_couriers
+from express.couriers import default_courier, enabled_couriers
 from express.fees import quote
 from express.models import Address, DeliveryChoice, DeliveryMethod, DeliveryStatus, PaymentState
 from express.parcels import cancel_waiting_parcel, default_hall, open_outbound, update_waiting_parcel
@@ -107,7 +107,7 @@ def _choose_express(
         raise Problem(422, "address_required", "请选择收货地址", errors={"address_id": ["必填"]})
     address: Address = own_address(account.id, address_id)
     couriers = enabled_couriers()
-    courier = courier or choice.courier or couriers[0]
+    courier = courier or choice.courier or default_courier()
     if courier not in couriers:
         raise Problem(422, "courier_unavailable", "不支持该快递公司", errors={"courier": couriers})
     region = resolve(address.province_code, address.city_code, address.district_code)

@@ -102,6 +102,8 @@ def poll_stale(now: datetime | None = None, limit: int = 50) -> int:
 
 def advance_local(limit: int = 100) -> int:
     """The local courier's next scan for each of its parcels on the way (embedded default, demos)."""
+    if not setting("SANDBOX_MODE"):
+        return 0  # the local courier is a simulation: it never "delivers" outside the sandbox
     moving = db.session.scalars(
         select(Delivery.id)
         .where(

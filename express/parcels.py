@@ -15,7 +15,7 @@ from cases.fulfilment import DeliveryCase, delivery_case, delivery_case_for_citi
 from cases.models import BEFORE_ACCEPTANCE_STATUSES, CaseStatus
 from express.addresses import own_address
 from express.booking import ready_to_book
-from express.couriers import COURIER_NAMES, enabled_couriers
+from express.couriers import COURIER_NAMES, default_courier, enabled_couriers
 from express.dispatch import after_commit
 from express.fees import quote, yuan
 from express.models import (
@@ -175,7 +175,7 @@ def book_inbound(account: Account, case_no: str, address_id: str, material_codes
         unknown = sorted(set(material_codes) - set(postable))
         if unknown:
             raise Problem(422, "material_not_postable", "这些材料不能邮寄", errors={"material_codes": unknown}, postable=postable)
-        courier = courier or enabled_couriers()[0]
+        courier = courier or default_courier()
         if courier not in enabled_couriers():
             raise Problem(422, "courier_unavailable", "不支持该快递公司", errors={"courier": enabled_couriers()})
         _refuse_overlapping_pickup(case.id, material_codes)

@@ -17,16 +17,38 @@ from express.couriers.base import COURIER_NAMES, Booking, BookingRequest, Courie
 from express.couriers.ems import EMSCourier
 from express.couriers.local import LocalCourier
 from express.couriers.sf import SFCourier
+from mobile_api.errors import Problem
 from mobile_api.settings import setting
 
-__all__ = ["COURIER_NAMES", "Booking", "BookingRequest", "Courier", "CourierError", "Party", "enabled_couriers", "get_courier"]
+__all__ = [
+    "COURIER_NAMES",
+    "Booking",
+    "BookingRequest",
+    "Courier",
+    "CourierError",
+    "Party",
+    "default_courier",
+    "enabled_couriers",
+    "get_courier",
+]
 
 _ADAPTERS = {"sf": SFCourier, "ems": EMSCourier, "local": LocalCourier}
 
 
 def enabled_couriers() -> list[str]:
-    """The couriers citizens may choose (``EXPRESS_COURIERS``, comma-separated; the first is the default)."""
-    return [name.strip() for name in setting("EXPRESS_COURIERS").split(",") if name.strip() in _ADAPTERS]
+    """The couriers citizens may choose (``EXPRESS_COURIERS``, comma-separated; the first is the default).
+
+    ``local`` is a simulation (its parcels "arrive" on a timer): it is offered in sandbox mode only, so a
+    production deployment that configured no courier offers none rather than a pretend one."""
+    names = [name.strip() for name in setting("EXPRESS_COURIERS").split(",") if name.strip() in _ADAPTERS]
+    return [name for name in names if name != "local" or setting("SANDBOX_MODE")]
+
+
+def default_courier() -> str:
+    couriers = enabled_couriers()
+    if not couriers:
+        raise Problem(409, "express_unavailable", "暂未开通快递寄送，请选择到大厅领取")
+    return couriers[0]
 
 
 def get_courier(name: str) -> Courier:
