@@ -13,7 +13,8 @@ Rooms: ``models.py`` (tables and StrEnum statuses), ``schemas.py``, ``api.py``, 
   scans) de-duplicated, the state by event time, and what a new state does (close the case, tell the
   citizen, alert the hall); ``jobs``: the beat sweeps; ``staff``: the hall's lists and reads;
   ``labels``: the PDF label; ``views``: serialisation; ``receivers``: what express does when cases
-  says a case changed; ``notices`` + ``messages``: telling the citizen; ``dispatch``: tasks after commit.
+  says a case changed; ``queries``: what the citizen reads; ``notices`` + ``messages``: telling the
+  citizen; ``dispatch``: tasks after commit.
 
 Settings (environment variable of the same name overrides the default) — see the README table.
 """

@@ -169,7 +169,8 @@ def on_new_status(delivery: Delivery, previous: str, at: datetime, context: str,
     if status in PROBLEM_STATUSES:
         delivery.problem = context[:500]
         reason = f"{PROBLEM_REASONS[status]}，{context[:60]}"
-        tell_citizen(case, "express.exception", params | {"reason": reason}, dedupe_key=key)
+        if delivery.direction == Direction.OUTBOUND:  # a failed pickup of originals: the hall calls the citizen
+            tell_citizen(case, "express.exception", params | {"reason": reason}, dedupe_key=key)
         note_for_staff(
             case.id,
             actor=SYSTEM_ACTOR,
