@@ -8,8 +8,11 @@ from mobile_api.settings import register_settings
 
 # The one place of defaults; read with mobile_api.settings.setting(NAME). An environment variable of the
 # same name overrides the default, app config (tests) overrides both.
-DEFAULTS: dict[str, int | str] = {
+DEFAULTS: dict[str, int | float | str] = {
+    # Slot release (放号): a day's places open at APPOINTMENTS_RELEASE_TIME on the working day that
+    # lies this many working days before it (a hall may set its own of both).
     "APPOINTMENTS_BOOKABLE_WORKING_DAYS": 10,
+    "APPOINTMENTS_RELEASE_TIME": "08:00",
     "APPOINTMENTS_MAX_ACTIVE": 3,
     "APPOINTMENTS_CANCEL_BEFORE_MINUTES": 120,
     "APPOINTMENTS_OFFER_HOLD_MINUTES": 15,
@@ -26,12 +29,18 @@ DEFAULTS: dict[str, int | str] = {
     "APPOINTMENTS_BOOKING_LIMIT": "20 per hour",
     "APPOINTMENTS_BOOKING_IP_LIMIT": "120 per minute",
     "APPOINTMENTS_AVAILABILITY_LIMIT": "120 per minute",
+    # The call display's live stream: how often it looks for news (one indexed query), how long one
+    # stream holds a web worker thread before the browser reconnects, and the keep-alive interval.
+    "APPOINTMENTS_DISPLAY_POLL_SECONDS": 0.5,
+    "APPOINTMENTS_DISPLAY_STREAM_SECONDS": 300,
+    "APPOINTMENTS_DISPLAY_HEARTBEAT_SECONDS": 15,
 }
 
 
 def init_app(app: Flask) -> None:
     import appointments.messages
     import appointments.tasks  # noqa: F401  (workers must know the tasks)
+    from appointments.admin_api import hall_admin_blp
     from appointments.api import appointments_blp, halls_blp, staff_queue_blp, waitlist_blp
     from appointments.demo_data import seed_demo
     from mobile_api.celery_app import add_beat_job, add_task_route
@@ -41,9 +50,15 @@ def init_app(app: Flask) -> None:
 
     register_settings(app.config, DEFAULTS)
     register_demo_seeder(app, 10, seed_demo)
-    for blueprint in (halls_blp, appointments_blp, waitlist_blp, staff_queue_blp):
+    from appointments.pages import pages_bp
+
+    for blueprint in (halls_blp, appointments_blp, waitlist_blp, staff_queue_blp, hall_admin_blp):
         api.register_blueprint(blueprint)
+    # The call display and the clerk's window page are HTML for screens and browsers, not JSON API:
+    # a plain Flask blueprint, so they stay out of the OpenAPI document on purpose.
+    app.register_blueprint(pages_bp)
     add_task_route(app, "appointments.*", QueueNames.DEFAULT)
     add_beat_job(app, "appointment-reminders", "appointments.send_reminders", 60.0, queue=QueueNames.DEFAULT)
     add_beat_job(app, "appointment-offer-expiry", "appointments.expire_offers", 30.0, queue=QueueNames.DEFAULT)
     add_beat_job(app, "appointment-no-shows", "appointments.mark_no_shows", 900.0, queue=QueueNames.DEFAULT)
+    add_beat_job(app, "queue-events-purge", "appointments.purge_queue_events", 3600.0, queue=QueueNames.DEFAULT)

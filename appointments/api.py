@@ -29,7 +29,7 @@ from appointments.schemas import (
 from mobile_api.access import current_account, current_staff, requires
 from mobile_api.extensions import limiter, principal_or_ip
 from mobile_api.idempotency import idempotent
-from mobile_api.roles import ADMIN, SUPERVISOR, WINDOW_CLERK
+from mobile_api.roles import ADMIN, HALL_MANAGER, SUPERVISOR, WINDOW_CLERK
 from mobile_api.settings import setting
 
 halls_blp = Blueprint("halls", __name__, url_prefix="/api/v1/halls", description="服务大厅、可预约时段与叫号屏")
@@ -75,14 +75,18 @@ def get_hall(hall_id: int):
 @halls_blp.arguments(AvailabilityArgs, location="query")
 @halls_blp.response(200, AvailabilitySchema)
 def get_availability(args: dict, hall_id: int):
-    """Free places per slot, from tomorrow up to N working days ahead (holidays closed, 调休 days open)."""
+    """Free places per slot, from tomorrow up to N working days ahead (holidays closed, 调休 days open).
+    A day not released yet (放号) says ``released: false`` and ``opens_at``; places kept for the
+    elderly and green-channel cases are counted apart."""
     return service.availability(hall_id, args["item_code"], args.get("from"), args.get("to"))
 
 
 @halls_blp.route("/<int:hall_id>/queue", methods=["GET"])
 @halls_blp.response(200, QueueDisplaySchema)
 def get_queue_display(hall_id: int):
-    """The public call display: the number each window is calling and how many are waiting."""
+    """The public call display as JSON: the number each window is calling, the last calls and how many
+    are waiting per item. The screen itself is ``/display/halls/<id>`` (HTML, live by Server-Sent Events
+    at ``/display/halls/<id>/events``; not part of this JSON API)."""
     return service.display(hall_id)
 
 
@@ -222,9 +226,11 @@ def ticket_no_show(hall_id: int, ticket_id: int):
 
 
 @staff_queue_blp.route("/<int:hall_id>/closures", methods=["POST"])
-@requires(roles=[ADMIN, SUPERVISOR])
+@requires(roles=[ADMIN, SUPERVISOR, HALL_MANAGER])
 @staff_queue_blp.arguments(ClosureRequest)
 @staff_queue_blp.response(201, ClosureSchema)
 def close_hall_day(args: dict, hall_id: int):
-    """Close the hall on a day (闭厅): no slots; bookings that day are cancelled and the citizens told by SMS."""
-    return service.close_day(current_staff(), hall_id, args["date"], args["reason"])
+    """Close the hall on a day (闭厅): no slots; bookings that day are cancelled (or, with
+    ``action: move``, moved to the nearest free time) and the citizens told by SMS with the nearest
+    free times. The same as ``POST …/special-days`` with ``kind: closed``."""
+    return service.close_day(current_staff(), hall_id, args["date"], args["reason"], args["action"])

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from appointments import schedule, slots
+from appointments import release, schedule, slots
 from appointments.availability import nearest_free
 from appointments.halls import bookable_item, hall_or_404, service_item
 from appointments.messages import city_time_text
@@ -19,7 +19,7 @@ from appointments.models import Booking, BookingBan, BookingStatus, Hall, Ticket
 from appointments.offers import give_back_place
 from appointments.queue import ticket_status
 from auth.models import Account
-from cases.models import ServiceItem
+from cases.models import Case, ServiceItem
 from cases.service import case_for_citizen
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
@@ -89,8 +89,8 @@ def check_may_book(account: Account, item_code: str) -> None:
         raise Problem(409, "too_many_active_bookings", f"您最多可同时保留{limit}个预约", limit=limit)
 
 
-def _bookable_slot(hall_id: int, item_code: str, start: datetime) -> schedule.SlotTime:
-    earliest, latest = schedule.bookable_range()
+def _bookable_slot(hall: Hall, item_code: str, start: datetime, now: datetime) -> schedule.SlotTime:
+    earliest, latest = release.listing_range(hall)
     local = start.astimezone(CITY_TZ)
     if not earliest <= local.date() <= latest:
         raise Problem(
@@ -99,20 +99,31 @@ def _bookable_slot(hall_id: int, item_code: str, start: datetime) -> schedule.Sl
             f"可预约{earliest:%m月%d日}至{latest:%m月%d日}的时段",
             errors={"start": ["不在可预约日期范围内"]},
         )
-    slot = schedule.slot_at(hall_id, item_code, local)
+    slot = schedule.slot_at(hall.id, item_code, local)
     if slot is None:
         raise Problem(
             422, "no_such_slot", "所选时间不是可预约时段（可能是节假日、闭厅或非整点时段）", errors={"start": ["请从可预约时段中选择"]}
         )
+    opens = release.opens_at(hall, slot.day)
+    if now < opens:
+        raise Problem(
+            409,
+            "not_released_yet",
+            f"该日号源将于{opens:%m月%d日 %H:%M}开放预约",
+            opens_at=opens.isoformat(),
+        )
     return slot
 
 
-def _linked_case_no(account: Account, case_no: str | None) -> str | None:
-    """The case number as given, once cases confirms it is the citizen's own case (404 otherwise)."""
+def _green_channel(case: Case | None) -> bool:
+    return bool(case is not None and case.green_channel)
+
+
+def _linked_case(account: Account, case_no: str | None) -> Case | None:
+    """The citizen's own case of that number (404 otherwise); None without a number."""
     if not case_no:
         return None
-    case_for_citizen(account.id, case_no)
-    return case_no
+    return case_for_citizen(account.id, case_no)
 
 
 def _slot_full(hall_id: int, item_code: str, wanted: datetime) -> Problem:
@@ -125,16 +136,19 @@ def _slot_full(hall_id: int, item_code: str, wanted: datetime) -> Problem:
 
 
 def book(account: Account, hall_id: int, item_code: str, start: datetime, case_no: str | None = None) -> dict:
+    """Take a place at one of the windows serving the item (kept places first for the elderly and
+    green-channel cases), then write the booking — one transaction."""
     hall = hall_or_404(hall_id)
     item = bookable_item(item_code, hall_id)
     now = utcnow()
     check_may_book(account, item_code)
-    slot = _bookable_slot(hall_id, item_code, start)
-    case_no = _linked_case_no(account, case_no)
+    slot = _bookable_slot(hall, item_code, start, now)
+    case = _linked_case(account, case_no)
+    green = _green_channel(case)
     try:
         with transaction():
-            slot_id = slots.ensure_slot(hall_id, item_code, slot)
-            if not slots.take_place(slot_id):
+            slot_id = slots.take_first(slots.ensure_rows(hall, item_code, slot), release.place_kinds(account, slot.day, green))
+            if slot_id is None:
                 raise _SlotFull
             booking = Booking(
                 id=new_public_id(),
@@ -146,7 +160,8 @@ def book(account: Account, hall_id: int, item_code: str, start: datetime, case_n
                 start=slot.start,
                 end=slot.end,
                 status=BookingStatus.BOOKED,
-                case_no=case_no,
+                case_no=case.case_no if case else None,
+                green_channel=green,
                 created_at=now,
             )
             db.session.add(booking)
@@ -217,14 +232,16 @@ def reschedule(account: Account, booking_id: str, new_start: datetime, now: date
     now = now or utcnow()
     booking = own_booking(account, booking_id)
     _check_cancellable(booking, now)
-    slot = _bookable_slot(booking.hall_id, booking.item_code, new_start)
+    hall = hall_or_404(booking.hall_id)
+    slot = _bookable_slot(hall, booking.item_code, new_start, now)
     if slot.start == booking.start.astimezone(CITY_TZ):
         return booking_view(booking)
     try:
         with transaction():
-            new_slot_id = slots.ensure_slot(booking.hall_id, booking.item_code, slot)
-            slots.lock_in_order([new_slot_id, booking.slot_id])
-            if not slots.take_place(new_slot_id):
+            candidates = slots.ensure_rows(hall, booking.item_code, slot)
+            slots.lock_in_order([*candidates, booking.slot_id])
+            new_slot_id = slots.take_first(candidates, release.place_kinds(account, slot.day, booking.green_channel))
+            if new_slot_id is None:
                 raise _SlotFull
             old_slot_id = booking.slot_id
             moved = db.session.execute(

@@ -24,7 +24,12 @@ def seed_halls() -> list[int]:
         for name, level, city, district, street, address, phone, lat, lng in HALLS:
             hall = db.session.scalar(select(Hall).where(Hall.name == name))
             if hall is None:
+                # Slot release at 08:00 (the default), with shares kept for walk-ins, the elderly and
+                # green-channel cases.
                 hall = Hall(
+                    walk_in_percent=20,
+                    elderly_percent=10,
+                    green_channel_percent=5,
                     name=name,
                     level=level,
                     city=city,
@@ -66,7 +71,7 @@ def _seed_windows_and_hours(hall: Hall, level: str) -> None:
         for group, codes in WINDOW_ITEMS.items():
             for _ in range(WINDOWS_PER_GROUP[level]):
                 number += 1
-                db.session.add(Window(hall_id=hall.id, name=f"{number}号窗口（{group}）", item_codes=codes))
+                db.session.add(Window(hall_id=hall.id, name=f"{number}号窗口（{group}）", item_codes=codes, per_slot=1))
     if db.session.scalar(select(OpeningRule.id).where(OpeningRule.hall_id == hall.id).limit(1)) is None:
         for weekday in range(5):
             db.session.add(
@@ -78,7 +83,6 @@ def _seed_windows_and_hours(hall: Hall, level: str) -> None:
                     break_start=time(12),
                     break_end=time(13, 30),
                     slot_minutes=30,
-                    per_window=1,
                 )
             )
 

@@ -1,26 +1,19 @@
-"""Halls: look-ups, the nearest-first list, a hall's hours and windows, staff scope, and closing a day."""
+"""Halls: look-ups, the nearest-first list, a hall's hours and windows, and staff scope."""
 
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
-from appointments import schedule, slots
-from appointments.models import Booking, BookingStatus, Closure, Hall, OpeningRule, WaitlistEntry, WaitlistStatus, Window
-from auth.models import Account, StaffUser
+from appointments import schedule
+from appointments.models import Hall, OpeningRule
+from auth.models import StaffUser
 from cases.models import ServiceItem
-from mobile_api.access import staff_actor
-from mobile_api.audit import record_audit
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
 from mobile_api.pagination import Page
-from mobile_api.roles import ADMIN
-from mobile_api.timeutil import CITY_TZ, city_today, utcnow
-from mobile_api.transactions import transaction
-from notifications.service import notify
+from mobile_api.roles import ADMIN, HALL_MANAGER
 
 
 def hall_or_404(hall_id: int) -> Hall:
@@ -38,6 +31,18 @@ def check_hall_scope(staff: StaffUser, hall_id: int) -> Hall:
     return hall
 
 
+def check_manages(staff: StaffUser, hall_id: int, roles: tuple[str, ...] = (HALL_MANAGER,)) -> Hall:
+    """The hall, if this member of staff runs it: admins run every hall; a hall manager (or whoever has
+    one of ``roles``) the halls in ``StaffUser.hall_ids``."""
+    hall = hall_or_404(hall_id)
+    held = set(staff.roles or [])
+    if ADMIN in held:
+        return hall
+    if not held & set(roles) or hall_id not in (staff.hall_ids or []):
+        raise Problem(403, "hall_out_of_scope", "您不是该大厅的管理人员，不能修改其设置")
+    return hall
+
+
 def service_item(item_code: str) -> ServiceItem | None:
     return db.session.scalar(select(ServiceItem).where(ServiceItem.code == item_code, ServiceItem.is_current.is_(True)))
 
@@ -46,7 +51,8 @@ def bookable_item(item_code: str, hall_id: int) -> ServiceItem:
     item = service_item(item_code)
     if item is None:
         raise Problem(404, "item_not_found", "办事事项不存在", errors={"item_code": ["未找到该事项"]})
-    if not item.bookable or hall_id not in (item.hall_ids or []) or not schedule.windows_serving(hall_id, item_code):
+    hall = db.session.get(Hall, hall_id)
+    if not item.bookable or not hall.active or hall_id not in (item.hall_ids or []) or not schedule.windows_serving(hall_id, item_code):
         raise Problem(422, "item_not_bookable_here", "该事项不能在此大厅预约", errors={"item_code": ["该大厅不提供此事项的预约"]})
     return item
 
@@ -77,7 +83,7 @@ def hall_summary(hall: Hall, distance_km: float | None = None) -> dict:
 
 def list_halls(item_code: str | None, lat: float | None, lng: float | None, page: int, per_page: int) -> Page:
     """Halls (optionally only those where ``item_code`` can be booked), nearest first when a position is given."""
-    halls = list(db.session.scalars(select(Hall).order_by(Hall.id)))
+    halls = list(db.session.scalars(select(Hall).where(Hall.active.is_(True)).order_by(Hall.id)))
     if item_code:
         item = service_item(item_code)
         allowed = set(item.hall_ids or []) if item is not None and item.bookable else set()
@@ -92,7 +98,7 @@ def list_halls(item_code: str | None, lat: float | None, lng: float | None, page
 def hall_detail(hall_id: int) -> dict:
     hall = hall_or_404(hall_id)
     rules = db.session.scalars(select(OpeningRule).where(OpeningRule.hall_id == hall_id).order_by(OpeningRule.weekday))
-    windows = db.session.scalars(select(Window).where(Window.hall_id == hall_id, Window.active.is_(True)).order_by(Window.id))
+    windows = schedule.hall_windows(hall_id)
     return {
         **hall_summary(hall),
         "opening_hours": [
@@ -105,62 +111,7 @@ def hall_detail(hall_id: int) -> dict:
             }
             for rule in rules
         ],
-        "windows": [{"id": window.id, "name": window.name, "item_codes": window.item_codes} for window in windows],
+        "windows": [
+            {"id": window.id, "name": window.name, "item_codes": window.item_codes, "per_slot": window.per_slot} for window in windows
+        ],
     }
-
-
-def close_day(staff: StaffUser, hall_id: int, day: date, reason: str) -> dict:
-    """Close a hall for a day: no slots that day; active bookings are cancelled and their citizens told."""
-    hall = check_hall_scope(staff, hall_id)
-    if day <= city_today():
-        raise Problem(422, "closure_in_past", "只能设置明天及以后的闭厅日期", errors={"date": ["请选择明天及以后的日期"]})
-    with transaction():
-        db.session.add(Closure(hall_id=hall_id, day=day, reason=reason))
-        try:
-            db.session.flush()
-        except IntegrityError:
-            raise Problem(409, "already_closed", "该日期已设置闭厅") from None
-        cancelled = _cancel_bookings_of_the_day(staff, hall, day, reason)
-        # Nobody may wait for a day that will not come: lines and open offers of that day end.
-        db.session.execute(
-            update(WaitlistEntry)
-            .where(
-                WaitlistEntry.hall_id == hall_id,
-                WaitlistEntry.day == day,
-                WaitlistEntry.status.in_((WaitlistStatus.WAITING, WaitlistStatus.OFFERED)),
-            )
-            .values(status=WaitlistStatus.EXPIRED),
-            execution_options={"synchronize_session": False},
-        )
-    return {"hall_id": hall_id, "date": day, "reason": reason, "cancelled_appointments": cancelled}
-
-
-def _cancel_bookings_of_the_day(staff: StaffUser, hall: Hall, day: date, reason: str) -> int:
-    first = datetime.combine(day, datetime.min.time(), tzinfo=CITY_TZ)
-    affected = db.session.scalars(
-        select(Booking).where(
-            Booking.hall_id == hall.id,
-            Booking.status == BookingStatus.BOOKED,
-            Booking.start >= first,
-            Booking.start < first + timedelta(days=1),
-        )
-    ).all()
-    actor, now = staff_actor(staff), utcnow()
-    for booking in affected:
-        booking.status, booking.cancelled_at = BookingStatus.CANCELLED, now
-        slots.release_place(booking.slot_id)
-        record_audit(actor, "appointment.cancel_hall_closed", "appointment", booking.id, reason=reason)
-        item = service_item(booking.item_code)
-        notify(
-            db.session.get(Account, booking.account_id),
-            "appointments.cancelled_hall_closed",
-            {
-                "reason": reason,
-                "hall": hall.name,
-                "day": f"{day:%m月%d日}",
-                "item": item.name if item else booking.item_code,
-                "code": booking.code,
-            },
-            dedupe_key=f"appointments:{booking.id}:hall_closed",
-        )
-    return len(affected)

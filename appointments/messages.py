@@ -71,6 +71,35 @@ CANCELLED_HALL_CLOSED = register_template(
 )
 
 
+# A hall's change (closure, hours, windows, capacity) that moves or cancels bookings: the notice says
+# why, what happens, and the nearest times still free.
+MOVED_BY_HALL = register_template(
+    Template(
+        code="appointments.moved_by_hall",
+        version=1,
+        body="【掌上市民之家】因{reason}，您在{hall}预约的{item}（预约码{code}）已由{old}调整至{new}。如不合适，请在App中改约或取消。给您带来不便，敬请谅解。",
+        params={"reason": str, "hall": str, "item": str, "code": str, "old": str, "new": str},
+    )
+)
+
+CANCELLED_BY_HALL = register_template(
+    Template(
+        code="appointments.cancelled_by_hall",
+        version=1,
+        body="【掌上市民之家】因{reason}，您在{hall}{old}预约的{item}（预约码{code}）已取消。{alternatives}请在App中重新预约，给您带来不便，敬请谅解。",
+        params={"reason": str, "hall": str, "item": str, "code": str, "old": str, "alternatives": str},
+    )
+)
+
+
+def alternatives_text(starts: list[str]) -> str:
+    """``最近可约：03月05日 09:30、03月05日 10:00。`` for ISO starts, or nothing when there are none."""
+    if not starts:
+        return ""
+    times = "、".join(datetime.fromisoformat(start).astimezone(CITY_TZ).strftime("%m月%d日 %H:%M") for start in starts)
+    return f"最近可约：{times}。"
+
+
 def city_time_text(moment: datetime) -> str:
     """A moment as a message says it: city time to the minute (``2026-03-02 09:30``)."""
     return moment.astimezone(CITY_TZ).strftime("%Y-%m-%d %H:%M")

@@ -1,9 +1,12 @@
 """Service halls in the city → district → street network (四级便民服务网络), their windows, opening
-rules and closures; slots with their capacity, bookings, the waitlist, queue tickets and booking bans.
+rules and special days; window slots with their capacity, bookings, the waitlist, queue tickets, the
+call display's event log and booking bans.
 
-The no-overbooking guarantee rests on :class:`Slot`: ``booked + held <= capacity`` is kept by one
-conditional UPDATE per booking (see ``appointments.slots``) and backed by a CHECK constraint, so no
-interleaving of processes or machines can push a slot past its capacity.
+Capacity belongs to windows: a :class:`Slot` row is one window's places in one slot time, shared by
+every item that window serves, so a hall is never promised more visits than its windows can take.
+The no-overbooking guarantee rests on it: ``booked + held + reserves <= capacity`` is kept by one
+conditional UPDATE per place taken (see ``appointments.slots``) and backed by a CHECK constraint, so
+no interleaving of processes or machines can push a window past its capacity.
 """
 
 from __future__ import annotations
@@ -50,6 +53,28 @@ class TicketStatus(StrEnum):
     MISSED = "no_show"  # called, but nobody came to the window
 
 
+class SpecialDayKind(StrEnum):
+    CLOSED = "closed"  # a working day the hall does not open (renovation, system cut-over)
+    OPEN = "open"  # an extra opening (a 调休 Saturday the rules do not cover, a service day)
+
+
+class PlaceKind(StrEnum):
+    """Which places of a slot a booking may take: free ones, or those kept for the elderly / green channel."""
+
+    FREE = "free"
+    ELDERLY = "elderly"
+    GREEN = "green"
+
+
+class QueueEventKind(StrEnum):
+    """What the call display hears about (``queue_events``)."""
+
+    ISSUED = "issued"  # a new number: waiting counts change
+    CALLED = "called"
+    RECALLED = "recalled"
+    FINISHED = "finished"  # served or no-show: the window's number goes off the display
+
+
 class WaitlistStatus(StrEnum):
     WAITING = "waiting"
     OFFERED = "offered"  # a place is held for this entry until ``offer_expires_at``
@@ -92,19 +117,36 @@ class Hall(db.Model):
     phone: Mapped[str | None] = mapped_column(String(32))
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
+    # A hall taken out of service: not listed, not bookable (its data stays).
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Slot release (放号): a day's places open at ``release_time`` on the working day that lies
+    # ``release_days_ahead`` working days before it. None: the APPOINTMENTS_RELEASE_* settings.
+    release_days_ahead: Mapped[int | None] = mapped_column(Integer)
+    release_time: Mapped[time | None] = mapped_column(Time)
+    # Shares of every slot's places (percent) kept off online booking for walk-ins, and kept for
+    # the elderly (适老化) and for green-channel cases (绿色通道).
+    walk_in_percent: Mapped[int] = mapped_column(Integer, default=0)
+    elderly_percent: Mapped[int] = mapped_column(Integer, default=0)
+    green_channel_percent: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Window(db.Model):
-    """A counter (窗口) in a hall, serving a set of service item codes."""
+    """A counter (窗口) in a hall, serving a set of service item codes, ``per_slot`` citizens a slot."""
 
     __tablename__ = "hall_windows"
-    __table_args__ = (UniqueConstraint("hall_id", "name", name="uq_hall_windows_hall_name"),)
+    __table_args__ = (
+        UniqueConstraint("hall_id", "name", name="uq_hall_windows_hall_name"),
+        CheckConstraint("per_slot >= 0", name="per_slot_not_negative"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(32))  # what the call display shows: "3号窗口"
     item_codes: Mapped[list] = mapped_column(JSON, default=list)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)  # open (staffed) or closed
+    # Citizens this window serves in one slot: its places, shared by all the items it serves.
+    per_slot: Mapped[int] = mapped_column(Integer, default=1)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
 
 
 class OpeningRule(db.Model):
@@ -121,43 +163,60 @@ class OpeningRule(db.Model):
     break_start: Mapped[time | None] = mapped_column(Time)
     break_end: Mapped[time | None] = mapped_column(Time)
     slot_minutes: Mapped[int] = mapped_column(Integer, default=30)
-    # Citizens one window can see in one slot; capacity = windows serving the item × this.
-    per_window: Mapped[int] = mapped_column(Integer, default=1)
 
 
-class Closure(db.Model):
-    """A day a hall is closed although the calendar says working day (renovation, system cut-over)."""
+class SpecialDay(db.Model):
+    """One day that differs from the rules: closed although a working day, or an extra opening
+    (with its own hours) although the rules or the calendar would keep the hall shut."""
 
-    __tablename__ = "hall_closures"
-    __table_args__ = (UniqueConstraint("hall_id", "day", name="uq_hall_closures_hall_day"),)
+    __tablename__ = "hall_special_days"
+    __table_args__ = (UniqueConstraint("hall_id", "day", name="uq_hall_special_days_hall_day"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="CASCADE"), index=True)
     day: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(8), default=SpecialDayKind.CLOSED)
     reason: Mapped[str] = mapped_column(String(200))
+    opens: Mapped[time | None] = mapped_column(Time)
+    closes: Mapped[time | None] = mapped_column(Time)
+    break_start: Mapped[time | None] = mapped_column(Time)
+    break_end: Mapped[time | None] = mapped_column(Time)
+    slot_minutes: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Slot(db.Model):
-    """One bookable time of one item at one hall. Rows are created on first booking (lazily).
+    """One window's places in one slot time. Rows are created on first booking (lazily).
 
-    ``held`` counts places kept back for a waitlist offer: nobody else can take them meanwhile.
+    Every item the window serves draws on the same places. ``held`` counts places kept back for a
+    waitlist offer; the ``reserve_*`` columns are places kept for walk-ins (never booked online),
+    the elderly and green-channel cases: taking one moves it from the reserve to ``booked``.
     """
 
-    __tablename__ = "appointment_slots"
+    __tablename__ = "appointment_window_slots"
     __table_args__ = (
-        UniqueConstraint("hall_id", "item_code", "start", name="uq_appointment_slots_hall_item_start"),
-        CheckConstraint("booked >= 0 AND held >= 0 AND booked + held <= capacity", name="within_capacity"),
+        UniqueConstraint("window_id", "start", name="uq_appointment_window_slots_window_start"),
+        CheckConstraint(
+            "booked >= 0 AND held >= 0 AND reserve_walk_in >= 0 AND reserve_elderly >= 0 AND reserve_green >= 0"
+            " AND booked + held + reserve_walk_in + reserve_elderly + reserve_green <= capacity",
+            name="within_capacity",
+        ),
+        Index("ix_appointment_window_slots_hall_day", "hall_id", "day"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="CASCADE"))
-    item_code: Mapped[str] = mapped_column(String(64))
+    window_id: Mapped[int] = mapped_column(ForeignKey("hall_windows.id", ondelete="CASCADE"))
     day: Mapped[date] = mapped_column(Date)
     start: Mapped[datetime] = mapped_column(UTCDateTime())
     end: Mapped[datetime] = mapped_column(UTCDateTime())
     capacity: Mapped[int] = mapped_column(Integer)
     booked: Mapped[int] = mapped_column(Integer, default=0)
     held: Mapped[int] = mapped_column(Integer, default=0)
+    reserve_walk_in: Mapped[int] = mapped_column(Integer, default=0)
+    reserve_elderly: Mapped[int] = mapped_column(Integer, default=0)
+    reserve_green: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class PlaceRelease(db.Model):
@@ -170,7 +229,7 @@ class PlaceRelease(db.Model):
     __tablename__ = "appointment_place_releases"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_slots.id", ondelete="CASCADE"))
+    slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_window_slots.id", ondelete="CASCADE"))
     release_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     done: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -195,7 +254,7 @@ class Booking(db.Model):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
     item_code: Mapped[str] = mapped_column(String(64))
-    slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_slots.id"), index=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_window_slots.id"), index=True)
     start: Mapped[datetime] = mapped_column(UTCDateTime())
     end: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(16), default=BookingStatus.BOOKED)
@@ -223,7 +282,7 @@ class WaitlistEntry(db.Model):
     item_code: Mapped[str] = mapped_column(String(64))
     day: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default=WaitlistStatus.WAITING)
-    offered_slot_id: Mapped[int | None] = mapped_column(ForeignKey("appointment_slots.id"))
+    offered_slot_id: Mapped[int | None] = mapped_column(ForeignKey("appointment_window_slots.id"))
     offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     booking_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -264,6 +323,24 @@ class Ticket(db.Model):
     called_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     issued_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class QueueEvent(db.Model):
+    """The call display's event log: one row per change a hall's screens must show.
+
+    The display's Server-Sent Events stream reads rows after the Last-Event-ID, so any number of web
+    processes can serve screens without sharing memory; old rows are purged by a beat job.
+    """
+
+    __tablename__ = "queue_events"
+    __table_args__ = (Index("ix_queue_events_hall_id", "hall_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    ticket_no: Mapped[str | None] = mapped_column(String(8))
+    window_name: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
 class BookingBan(db.Model):

@@ -1,9 +1,10 @@
 """Where a place goes when a booking ends: offered to the first in line, held back, or freed.
 
-A cancelled or moved-away place is offered to the first citizen on the waitlist for that hall, item
-and day, and held for them (``held``) for ``APPOINTMENTS_OFFER_HOLD_MINUTES``. With nobody waiting it
-is held back for ``APPOINTMENTS_RELEASE_DELAY_MINUTES`` against slot trading, then freed for everybody
-at once. The beat job :func:`expire_offers` moves lapsed offers and due held-back places on.
+A cancelled or moved-away place belongs to a window, so it is offered to the first citizen on the
+waitlist for that hall and day for any item the window serves, and held for them (``held``) for
+``APPOINTMENTS_OFFER_HOLD_MINUTES``. With nobody waiting it is held back for
+``APPOINTMENTS_RELEASE_DELAY_MINUTES`` against slot trading, then freed for everybody at once.
+The beat job :func:`expire_offers` moves lapsed offers and due held-back places on.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import select, update
 from appointments import slots
 from appointments.halls import service_item
 from appointments.messages import city_time_text
-from appointments.models import Hall, PlaceRelease, Slot, WaitlistEntry, WaitlistStatus
+from appointments.models import Hall, PlaceRelease, Slot, WaitlistEntry, WaitlistStatus, Window
 from auth.models import Account
 from mobile_api.extensions import db
 from mobile_api.settings import setting
@@ -25,15 +26,17 @@ from notifications.service import notify
 
 
 def _offer_to_next(slot: Slot, now: datetime) -> bool:
-    """Offer the place in ``slot`` to the first citizen waiting for that hall/item/day. True if offered."""
+    """Offer the place in ``slot`` to the first citizen waiting for that hall and day for an item the
+    slot's window serves. True if offered."""
     hold = timedelta(minutes=setting("APPOINTMENTS_OFFER_HOLD_MINUTES"))
-    if slot.start - now < hold:
-        return False  # too late for anyone to accept and travel
+    window = db.session.get(Window, slot.window_id)
+    if slot.start - now < hold or window is None or not window.active:
+        return False  # too late for anyone to accept and travel, or the window is closed
     line = (
         select(WaitlistEntry.id)
         .where(
             WaitlistEntry.hall_id == slot.hall_id,
-            WaitlistEntry.item_code == slot.item_code,
+            WaitlistEntry.item_code.in_(window.item_codes or []),
             WaitlistEntry.day == slot.day,
             WaitlistEntry.status == WaitlistStatus.WAITING,
         )
@@ -56,13 +59,13 @@ def _tell_about_the_offer(entry_id: str, slot: Slot, until: datetime) -> None:
     entry = db.session.get(WaitlistEntry, entry_id)
     account = db.session.get(Account, entry.account_id)
     hall = db.session.get(Hall, slot.hall_id)
-    item = service_item(slot.item_code)
+    item = service_item(entry.item_code)
     notify(
         account,
         "appointments.waitlist_offer",
         {
             "hall": hall.name,
-            "item": item.name if item else slot.item_code,
+            "item": item.name if item else entry.item_code,
             "when": city_time_text(slot.start),
             "until": until.astimezone(CITY_TZ).strftime("%H:%M"),
         },

@@ -1,4 +1,5 @@
-"""Queue numbers at the hall (取号 / 叫号): tickets, "next" for a window, recall, served, no-show, display.
+"""Queue numbers at the hall (取号 / 叫号): tickets, "next" for a window, recall, served, no-show, a
+window's own queue. Each change also goes to the call display's event log (``appointments.display``).
 
 "Next" claims a ticket with a conditional UPDATE (``… SET status='called', window_id=? WHERE id=? AND
 status='waiting'``) and checks ``rowcount``: when two clerks press "next" at the same instant, on any
@@ -15,8 +16,9 @@ from datetime import date, datetime
 
 from sqlalchemy import func, select, update
 
-from appointments.halls import check_hall_scope, hall_or_404, service_item
-from appointments.models import RANK_PRIORITY, RANK_WALK_IN, Ticket, TicketCounter, TicketStatus, Window
+from appointments.display import record_event
+from appointments.halls import check_hall_scope, service_item
+from appointments.models import RANK_PRIORITY, RANK_WALK_IN, QueueEventKind, Ticket, TicketCounter, TicketStatus, Window
 from appointments.schedule import windows_serving
 from auth.models import Account, StaffUser
 from mobile_api.access import staff_actor
@@ -71,6 +73,7 @@ def issue_ticket(
     )
     db.session.add(ticket)
     db.session.flush()
+    record_event(hall_id, QueueEventKind.ISSUED, ticket.ticket_no)
     return ticket
 
 
@@ -163,6 +166,7 @@ def call_next(staff: StaffUser, hall_id: int, window_id: int, now: datetime | No
         )
         # An empty queue raises and rolls back the line above: the window keeps its ticket on the display.
         ticket = _claim_next(window, day, postgres, now)
+        record_event(hall_id, QueueEventKind.CALLED, ticket.ticket_no, window.name)
         if ticket.account_id:
             record_audit(actor, "queue.call", "queue_ticket", ticket.id, reason=f"叫号 {ticket.ticket_no} 到 {window.name}")
         _tell_the_one_three_ahead(ticket)
@@ -221,9 +225,11 @@ def _called_ticket(staff: StaffUser, hall_id: int, ticket_id: int) -> Ticket:
 def recall(staff: StaffUser, hall_id: int, ticket_id: int, now: datetime | None = None) -> dict:
     now = now or utcnow()
     ticket = _called_ticket(staff, hall_id, ticket_id)
+    window = db.session.get(Window, ticket.window_id) if ticket.window_id else None
     with transaction():
         ticket.recalls += 1
         ticket.called_at = now
+        record_event(hall_id, QueueEventKind.RECALLED, ticket.ticket_no, window.name if window else None)
         if ticket.account_id:
             record_audit(staff_actor(staff), "queue.recall", "queue_ticket", ticket.id)
     return ticket_status(ticket)
@@ -241,35 +247,33 @@ def finish(staff: StaffUser, hall_id: int, ticket_id: int, outcome: str, now: da
         ).rowcount
         if not changed:
             raise Problem(409, "ticket_not_called", "该号码当前不在叫号状态")
+        record_event(hall_id, QueueEventKind.FINISHED, ticket.ticket_no)
         if ticket.account_id:
             record_audit(staff_actor(staff), f"queue.{status}", "queue_ticket", ticket.id)
     db.session.refresh(ticket)
     return ticket_status(ticket)
 
 
-def display(hall_id: int, now: datetime | None = None) -> dict:
-    """The public call display: what each window is calling, how many wait per item. No personal data."""
+def window_queue(staff: StaffUser, hall_id: int, window_id: int, now: datetime | None = None, limit: int = 30) -> dict:
+    """A clerk's window page: the number at the window now, and who waits for the items it serves."""
     now = now or utcnow()
-    hall_or_404(hall_id)
+    check_hall_scope(staff, hall_id)
+    window = _window_in_hall(hall_id, window_id)
     day = _city_day(now)
-    windows = db.session.scalars(select(Window).where(Window.hall_id == hall_id, Window.active.is_(True)).order_by(Window.id)).all()
-    calling = dict(
-        db.session.execute(
-            select(Ticket.window_id, Ticket.ticket_no)
-            .where(Ticket.hall_id == hall_id, Ticket.day == day, Ticket.status == TicketStatus.CALLED)
-            .order_by(Ticket.called_at)
-        ).all()
+    current = db.session.scalar(
+        select(Ticket)
+        .where(Ticket.window_id == window.id, Ticket.day == day, Ticket.status == TicketStatus.CALLED)
+        .order_by(Ticket.called_at.desc())
     )
-    waiting = db.session.execute(
-        select(Ticket.item_code, func.count())
-        .where(Ticket.hall_id == hall_id, Ticket.day == day, Ticket.status == TicketStatus.WAITING)
-        .group_by(Ticket.item_code)
-        .order_by(Ticket.item_code)
-    ).all()
+    serves = Ticket.item_code.in_(window.item_codes or [])
+    waiting = (Ticket.hall_id == hall_id) & (Ticket.day == day) & (Ticket.status == TicketStatus.WAITING) & serves
+    line = db.session.scalars(select(Ticket).where(waiting).order_by(Ticket.rank, Ticket.id).limit(limit)).all()
     return {
-        "hall_id": hall_id,
-        "date": day,
-        "windows": [{"id": w.id, "name": w.name, "calling": calling.get(w.id)} for w in windows],
-        "waiting": [{"item_code": code, "count": count} for code, count in waiting],
-        "waiting_total": sum(count for _, count in waiting),
+        "window": {"id": window.id, "name": window.name, "item_codes": window.item_codes},
+        "current": ticket_status(current) if current is not None else None,
+        "waiting": [
+            {"id": ticket.id, "ticket_no": ticket.ticket_no, "item_code": ticket.item_code, "priority": ticket.rank == RANK_PRIORITY}
+            for ticket in line
+        ],
+        "waiting_total": db.session.scalar(select(func.count()).select_from(Ticket).where(waiting)) or 0,
     }

@@ -54,6 +54,7 @@ class WindowSchema(Schema):
     id = fields.Integer()
     name = fields.String()
     item_codes = fields.List(fields.String())
+    per_slot = fields.Integer(metadata={"description": "citizens this window serves in one slot, shared by its items"})
 
 
 class HallDetailSchema(HallSchema):
@@ -70,12 +71,16 @@ class AvailabilityArgs(Schema):
 class SlotSchema(Schema):
     start = fields.DateTime()
     end = fields.DateTime()
-    remaining = fields.Integer()
+    remaining = fields.Integer(metadata={"description": "places anyone may book (0 before the day is released)"})
+    kept_for_elderly = fields.Integer(metadata={"description": "places kept for citizens of APPOINTMENTS_ELDERLY_AGE and older"})
+    kept_for_green_channel = fields.Integer(metadata={"description": "places kept for bookings linked to a green-channel case"})
 
 
 class DaySchema(Schema):
     date = fields.Date()
     open = fields.Boolean()
+    released = fields.Boolean(metadata={"description": "false: places open at opens_at (放号), the day is not full"})
+    opens_at = fields.DateTime(allow_none=True)
     slots = fields.List(fields.Nested(SlotSchema))
 
 
@@ -179,13 +184,26 @@ class DisplayWindowSchema(Schema):
 
 class WaitingCountSchema(Schema):
     item_code = fields.String()
+    item_name = fields.String()
     count = fields.Integer()
+
+
+class RecentCallSchema(Schema):
+    id = fields.Integer()
+    ticket_no = fields.String()
+    window = fields.String()
+    kind = fields.String(metadata={"description": "called | recalled"})
+    at = fields.DateTime()
+    text = fields.String(metadata={"description": "what the screen says aloud"})
 
 
 class QueueDisplaySchema(Schema):
     hall_id = fields.Integer()
+    hall_name = fields.String()
     date = fields.Date()
+    version = fields.Integer(metadata={"description": "newest event id: the SSE stream's Last-Event-ID"})
     windows = fields.List(fields.Nested(DisplayWindowSchema))
+    recent_calls = fields.List(fields.Nested(RecentCallSchema))
     waiting = fields.List(fields.Nested(WaitingCountSchema))
     waiting_total = fields.Integer()
 
@@ -193,6 +211,9 @@ class QueueDisplaySchema(Schema):
 class ClosureRequest(Schema):
     date = fields.Date(required=True)
     reason = fields.String(required=True, validate=[validate.Length(min=2, max=200), NO_CONTROL_CHARS])
+    action = fields.String(
+        load_default="cancel", validate=validate.OneOf(["cancel", "move"]), metadata={"description": "what happens to its bookings"}
+    )
 
 
 class ClosureSchema(Schema):
@@ -200,3 +221,4 @@ class ClosureSchema(Schema):
     date = fields.Date()
     reason = fields.String()
     cancelled_appointments = fields.Integer()
+    moved_appointments = fields.Integer()

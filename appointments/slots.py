@@ -1,8 +1,9 @@
 """The no-overbooking guarantee, in the database.
 
-Every change of a slot's counters is ONE conditional UPDATE whose WHERE clause states the invariant
-(``booked + held < capacity`` to take a place, ``held > 0`` to turn a hold into a booking), and the
-caller checks ``rowcount``:
+Capacity belongs to windows: a slot row is one window's places at one start time, and every item the
+window serves draws on them. Every change of a row's counters is ONE conditional UPDATE whose WHERE
+clause states the invariant (``booked + held + kept < capacity`` to take a free place, ``reserve_x > 0``
+to take a kept one, ``held > 0`` to turn a hold into a booking), and the caller checks ``rowcount``:
 
 - PostgreSQL (READ COMMITTED): an UPDATE takes the row lock; a concurrent UPDATE of the same row
   waits for it, then re-evaluates its WHERE clause against the committed new row version. So when
@@ -11,54 +12,97 @@ caller checks ``rowcount``:
 - SQLite (embedded default): a write takes the database's single write lock, so conditional
   UPDATEs are serialised and each one sees the previous one's result.
 
-The CHECK constraint ``booked + held <= capacity`` on ``appointment_slots`` is the last line: even a
-future bug that forgot the WHERE clause would fail instead of overbooking.
+A booking tries the rows of the windows serving its item one after the other (most specialised
+window first); on PostgreSQL it first locks those rows in id order, as a reschedule does, so two
+transactions touching the same rows never wait for each other crosswise (a failed conditional UPDATE
+keeps its row lock until commit).
 
-Slot rows are created lazily (``INSERT … ON CONFLICT DO NOTHING``) the first time anyone books a
-time, so availability for days nobody booked yet costs no rows.
+The CHECK constraint ``booked + held + reserves <= capacity`` on ``appointment_window_slots`` is the
+last line: even a future bug that forgot the WHERE clause would fail instead of overbooking.
+
+Rows are created lazily (``INSERT … ON CONFLICT DO NOTHING``) the first time anyone books a time, so
+availability for days nobody booked yet costs no rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select, update
 
-from appointments.models import Slot
-from appointments.schedule import SlotTime
+from appointments.models import Hall, PlaceKind, Slot, Window
+from appointments.release import KeptPlaces, kept_places
+from appointments.schedule import SlotTime, windows_serving
 from mobile_api.extensions import db
 from mobile_api.sql import insert_ignoring_conflict
 
+_KEPT_COLUMN = {PlaceKind.ELDERLY: Slot.reserve_elderly, PlaceKind.GREEN: Slot.reserve_green}
+_UNTAKEN = Slot.booked + Slot.held + Slot.reserve_walk_in + Slot.reserve_elderly + Slot.reserve_green
 
-def ensure_slot(hall_id: int, item_code: str, slot: SlotTime) -> int:
-    """The id of the slot row for this hall/item/start, created with its capacity if missing."""
-    insert_ignoring_conflict(
-        Slot,
-        hall_id=hall_id,
-        item_code=item_code,
-        day=slot.day,
-        start=slot.start,
-        end=slot.end,
-        capacity=slot.capacity,
-        booked=0,
-        held=0,
+
+def planned_row(hall: Hall, window: Window, slot: SlotTime) -> tuple[int, KeptPlaces]:
+    """Capacity and kept places a row would be created with (what availability counts before it exists)."""
+    return window.per_slot, kept_places(hall, window, slot)
+
+
+def ensure_rows(hall: Hall, item_code: str, slot: SlotTime) -> list[int]:
+    """The ids of the rows of every window serving the item at ``slot``, created if missing; in the
+    order a booking tries them."""
+    windows = windows_serving(hall.id, item_code)
+    for window in windows:
+        capacity, kept = planned_row(hall, window, slot)
+        insert_ignoring_conflict(
+            Slot,
+            hall_id=hall.id,
+            window_id=window.id,
+            day=slot.day,
+            start=slot.start,
+            end=slot.end,
+            capacity=capacity,
+            booked=0,
+            held=0,
+            reserve_walk_in=kept.walk_in,
+            reserve_elderly=kept.elderly,
+            reserve_green=kept.green,
+        )
+    ids = dict(
+        db.session.execute(
+            select(Slot.window_id, Slot.id).where(Slot.window_id.in_([w.id for w in windows]), Slot.start == slot.start)
+        ).all()
     )
-    return db.session.scalar(select(Slot.id).where(Slot.hall_id == hall_id, Slot.item_code == item_code, Slot.start == slot.start))
+    return [ids[window.id] for window in windows if window.id in ids]
 
 
-def lock_in_order(slot_ids: list[int]) -> None:
-    """PostgreSQL: take the row locks of several slots in id order before changing them, so two
-    reschedules in opposite directions (A: s1→s2, B: s2→s1) queue up instead of deadlocking.
+def lock_in_order(slot_ids: Iterable[int]) -> None:
+    """PostgreSQL: take the row locks of several rows in id order before changing them, so two
+    transactions touching the same rows (A: s1→s2, B: s2→s1) queue up instead of deadlocking.
     SQLite needs nothing: its single write lock already serialises the transactions."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(select(Slot.id).where(Slot.id.in_(slot_ids)).order_by(Slot.id).with_for_update())
+    ids = sorted(set(slot_ids))
+    if len(ids) > 1 and db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(Slot.id).where(Slot.id.in_(ids)).order_by(Slot.id).with_for_update())
 
 
 def _changed(statement) -> bool:
     return db.session.execute(statement, execution_options={"synchronize_session": False}).rowcount == 1
 
 
-def take_place(slot_id: int) -> bool:
-    """Book one free place. False when the slot is full (free places held for the waitlist count as taken)."""
-    return _changed(update(Slot).where(Slot.id == slot_id, Slot.booked + Slot.held < Slot.capacity).values(booked=Slot.booked + 1))
+def take_place(slot_id: int, kind: PlaceKind = PlaceKind.FREE) -> bool:
+    """Book one place of this row: a free one, or one kept for ``kind``. False when there is none."""
+    if kind == PlaceKind.FREE:
+        return _changed(update(Slot).where(Slot.id == slot_id, _UNTAKEN < Slot.capacity).values(booked=Slot.booked + 1))
+    column = _KEPT_COLUMN[kind]
+    return _changed(update(Slot).where(Slot.id == slot_id, column > 0).values({column.key: column - 1, "booked": Slot.booked + 1}))
+
+
+def take_first(slot_ids: list[int], kinds: list[PlaceKind]) -> int | None:
+    """The first row (in order) where one place of the first possible kind could be taken, or None.
+    Kept places go first for those they are kept for, so free places stay free for everyone else."""
+    lock_in_order(slot_ids)
+    for kind in kinds:
+        for slot_id in slot_ids:
+            if take_place(slot_id, kind):
+                return slot_id
+    return None
 
 
 def take_held_place(slot_id: int) -> bool:
@@ -79,3 +123,21 @@ def hold_released_place(slot_id: int) -> bool:
 def drop_hold(slot_id: int) -> bool:
     """Nobody in line wants the held place: it becomes free for anyone."""
     return _changed(update(Slot).where(Slot.id == slot_id, Slot.held > 0).values(held=Slot.held - 1))
+
+
+def resize(slot_id: int, capacity: int, kept: KeptPlaces) -> None:
+    """An admin changed the window: set the row's capacity and kept places, keeping every booked and
+    held place (the kept places shrink first; what still does not fit was moved out by the caller)."""
+    booked, held = db.session.execute(select(Slot.booked, Slot.held).where(Slot.id == slot_id).with_for_update()).one()
+    taken = booked + held
+    capacity = max(capacity, taken)
+    room = capacity - taken
+    walk_in = min(kept.walk_in, room)
+    elderly = min(kept.elderly, room - walk_in)
+    green = min(kept.green, room - walk_in - elderly)
+    db.session.execute(
+        update(Slot)
+        .where(Slot.id == slot_id)
+        .values(capacity=capacity, reserve_walk_in=walk_in, reserve_elderly=elderly, reserve_green=green),
+        execution_options={"synchronize_session": False},
+    )

@@ -1,4 +1,4 @@
-"""Beat jobs: reminders, waitlist offer expiry, end-of-day no-shows. Thin and idempotent."""
+"""Beat jobs: reminders, waitlist offer expiry, end-of-day no-shows, the display's old events. Thin and idempotent."""
 
 from __future__ import annotations
 
@@ -19,3 +19,8 @@ def expire_offers() -> int:
 @celery.task(name="appointments.mark_no_shows")
 def mark_no_shows() -> int:
     return service.mark_no_shows()
+
+
+@celery.task(name="appointments.purge_queue_events")
+def purge_queue_events() -> int:
+    return service.purge_events()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -11,25 +11,13 @@ from appointments.booking import own_booking
 from appointments.messages import city_time_text
 from appointments.models import RANK_APPOINTMENT, RANK_PRIORITY, Booking, BookingStatus, Ticket
 from appointments.queue import issue_ticket, ticket_status
+from appointments.release import is_elderly
 from auth.models import Account
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
 from mobile_api.settings import setting
 from mobile_api.timeutil import CITY_TZ, utcnow
 from mobile_api.transactions import transaction
-
-
-def is_elderly(account: Account, today: date) -> bool:
-    """``APPOINTMENTS_ELDERLY_AGE`` or older by the birth date in the ID number (they go first in the queue)."""
-    number = account.id_number
-    if not number or len(number) != 18:
-        return False
-    try:
-        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
-        return False
-    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-    return age >= setting("APPOINTMENTS_ELDERLY_AGE")
 
 
 def _ticket_of(booking: Booking) -> Ticket | None:

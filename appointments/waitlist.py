@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from appointments import schedule, slots
+from appointments import release, schedule, slots
 from appointments.booking import booking_view, check_may_book, check_not_suspended
 from appointments.halls import bookable_item, hall_or_404
 from appointments.models import Booking, BookingStatus, Slot, WaitlistEntry, WaitlistStatus, is_public_id, new_booking_code, new_public_id
@@ -35,13 +35,18 @@ def waitlist_view(entry: WaitlistEntry) -> dict:
     return view
 
 
-def join_waitlist(account: Account, hall_id: int, item_code: str, day: date) -> dict:
-    hall_or_404(hall_id)
+def join_waitlist(account: Account, hall_id: int, item_code: str, day: date, now: datetime | None = None) -> dict:
+    """Wait for a place on an open day whose places are released (before that there is nothing to wait for)."""
+    now = now or utcnow()
+    hall = hall_or_404(hall_id)
     bookable_item(item_code, hall_id)
     check_not_suspended(account)
-    earliest, latest = schedule.bookable_range()
+    earliest, latest = release.listing_range(hall)
     if not earliest <= day <= latest or not schedule.plan(hall_id, item_code, day, day)[day]:
         raise Problem(422, "day_not_bookable", "该日期不可预约", errors={"date": ["请选择可预约的工作日"]})
+    opens = release.opens_at(hall, day)
+    if now < opens:
+        raise Problem(409, "not_released_yet", f"该日号源将于{opens:%m月%d日 %H:%M}开放预约", opens_at=opens.isoformat())
     entry = WaitlistEntry(
         id=new_public_id(), account_id=account.id, hall_id=hall_id, item_code=item_code, day=day, status=WaitlistStatus.WAITING
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from auth import service
-from mobile_api.roles import ADMIN, HOTLINE_OPERATOR, OFFICER, PREREVIEWER, SUPERVISOR, WINDOW_CLERK
+from mobile_api.roles import ADMIN, HALL_MANAGER, HOTLINE_OPERATOR, OFFICER, PREREVIEWER, SUPERVISOR, WINDOW_CLERK
 
 # Valid GB 11643 numbers (checksum, region, birth date) of people who do not exist.
 DEMO_RESIDENTS = [
@@ -24,6 +24,7 @@ DEMO_STAFF = [
     ("officer", "审批人员老郑", [OFFICER], ["GA", "ZRZY", "SW", "ZJ"]),
     ("operator", "12345坐席小冯", [HOTLINE_OPERATOR], []),
     ("supervisor", "电子监察室老陈", [SUPERVISOR], ALL_DEPARTMENTS),
+    ("hallmanager", "大厅管理员小林", [HALL_MANAGER], []),
 ]
 
 

@@ -137,7 +137,7 @@ def _prepare(app) -> tuple[int, list[dict]]:
     db.session.add(hall)
     db.session.flush()
     for number in range(WINDOWS):
-        db.session.add(Window(hall_id=hall.id, name=f"{number + 1}号窗口", item_codes=[ITEM]))
+        db.session.add(Window(hall_id=hall.id, name=f"{number + 1}号窗口", item_codes=[ITEM], per_slot=1))
     for weekday in range(5):
         db.session.add(
             OpeningRule(
@@ -148,7 +148,6 @@ def _prepare(app) -> tuple[int, list[dict]]:
                 break_start=clock(12),
                 break_end=clock(13, 30),
                 slot_minutes=30,
-                per_window=1,
             )
         )
     for item in db.session.scalars(select(ServiceItem).where(ServiceItem.code == ITEM)):

@@ -14,6 +14,8 @@ from cases.schemas import (
     CatalogQuery,
     CertificateList,
     DepartmentSchema,
+    GreenChannelRequest,
+    GreenChannelSchema,
     ItemGuide,
     ItemPage,
     ItemUpdate,
@@ -206,6 +208,15 @@ def staff_material_file(args: dict, case_no: str, material_code: str):
 def transition(args: dict, case_no: str):
     """Move a case: checks role, department and state (409 lists the allowed actions)."""
     return staff.transition(current_staff(), case_no, args["action"], args)
+
+
+@staff_cases_blp.route("/cases/<case_no>/green-channel", methods=["POST"])
+@requires(roles=[SUPERVISOR, OFFICER])
+@staff_cases_blp.arguments(GreenChannelRequest)
+@staff_cases_blp.response(200, GreenChannelSchema)
+def set_green_channel(args: dict, case_no: str):
+    """绿色通道: mark a key project's case; its bookings may use the places halls keep for it."""
+    return staff.set_green_channel(current_staff(), case_no, args["green_channel"], args["reason"])
 
 
 @staff_cases_blp.route("/supervision/stats", methods=["GET"])

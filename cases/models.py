@@ -178,6 +178,8 @@ class Case(db.Model):
     # Supervision (电子监察)
     colour: Mapped[str] = mapped_column(String(8), default=Colour.GREEN)
     colour_changes: Mapped[int] = mapped_column(Integer, default=0)
+    # 绿色通道: staff mark a key project's case; its bookings may use the places a hall keeps for it.
+    green_channel: Mapped[bool] = mapped_column(Boolean, default=False)
     # The citizen's view, materialised on first read per (version, city day); see cases/read_model.py.
     view_version: Mapped[int] = mapped_column(Integer, default=0)
     view_cache_key: Mapped[str | None] = mapped_column(String(40))

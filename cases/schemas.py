@@ -368,3 +368,13 @@ RectificationPage = page_schema(RectificationSchema, "RectificationPage")
 
 class RectificationDone(Schema):
     outcome = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class GreenChannelRequest(Schema):
+    green_channel = fields.Boolean(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=200))
+
+
+class GreenChannelSchema(Schema):
+    case_no = fields.String()
+    green_channel = fields.Boolean()

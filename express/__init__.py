@@ -102,6 +102,7 @@ def init_app(app: Flask) -> None:
     from mobile_api.celery_app import add_beat_job, add_task_route
     from mobile_api.extensions import api
     from mobile_api.queues import QueueNames
+    from mobile_api.request_guards import accept_form_bodies
 
     register_settings(app.config, DEFAULTS)
     check_settings(app.config)
@@ -109,6 +110,7 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(blueprint)
     if app.config.get("SANDBOX_MODE"):
         api.register_blueprint(sandbox_blp)
+    accept_form_bodies(app, "/api/v1/webhooks/express/kuaidi100")  # Kuaidi100 pushes are form posts
     add_task_route(app, "express.*", QueueNames.EXPRESS)
     add_beat_job(app, "express-sweep", "express.sweep", float(app.config["EXPRESS_SWEEP_SECONDS"]), QueueNames.EXPRESS)
     add_beat_job(app, "express-poll-stale", "express.poll_stale", float(app.config["EXPRESS_STALE_SCAN_SECONDS"]), QueueNames.EXPRESS)

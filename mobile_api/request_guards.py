@@ -8,9 +8,17 @@ from mobile_api.errors import Problem
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 ACCEPTED_MIMETYPES = {"application/json", "multipart/form-data"}
-# Inbound webhooks speak their sender's protocol, and some senders post forms (Kuaidi100's pushes).
-WEBHOOK_PREFIX = "/api/v1/webhooks/"
 FORM_MIMETYPE = "application/x-www-form-urlencoded"
+_FORM_PREFIXES = "form_body_path_prefixes"
+
+
+def accept_form_bodies(app: Flask, path_prefix: str) -> None:
+    """Let form-encoded bodies through under ``path_prefix``: a public standard that posts forms (Open311)."""
+    app.extensions.setdefault(_FORM_PREFIXES, []).append(path_prefix)
+
+
+def _form_body_accepted() -> bool:
+    return request.mimetype == FORM_MIMETYPE and request.path.startswith(tuple(current_app.extensions.get(_FORM_PREFIXES, ())))
 
 
 def _check_body() -> None:
@@ -20,9 +28,7 @@ def _check_body() -> None:
     if not has_body:
         return
     mimetype = request.mimetype
-    if mimetype == FORM_MIMETYPE and request.path.startswith(WEBHOOK_PREFIX):
-        return
-    if mimetype not in ACCEPTED_MIMETYPES and not mimetype.endswith("+json"):
+    if mimetype not in ACCEPTED_MIMETYPES and not mimetype.endswith("+json") and not _form_body_accepted():
         raise Problem(415, "unsupported_media_type", "不支持此内容格式，请使用 application/json", accepted=sorted(ACCEPTED_MIMETYPES))
     if mimetype == "application/json" and (request.content_length or 0) > current_app.config["MAX_JSON_BODY"]:
         raise Problem(413, "payload_too_large", "提交的内容太大", max_bytes=current_app.config["MAX_JSON_BODY"])

@@ -39,7 +39,8 @@ cat <<TXT
     curl -X POST http://$HOST:$PORT/api/v1/auth/tokens -H 'Content-Type: application/json' -d '{"phone":"13800138000","code":"<code>"}'
   Real name (level 2) with a demo resident: {"name":"张伟","id_number":"330203198503120016"} to POST /api/v1/me/identity
   Staff: POST /api/v1/staff/auth/tokens {"username":"admin|prereviewer|clerk|officer|operator|supervisor","password":"\$DEMO_PASSWORD"}
-         DEMO_PASSWORD defaults to Demo-2026! in the embedded default.
+         DEMO_PASSWORD defaults to Demo-2026! in the embedded default. Department head (12345 escalations): head
+  Open311 GeoReport v2: http://$HOST:$PORT/open311/v2/discovery.json   demo api_key: $(cat "${INSTANCE_PATH:-instance}/open311-demo-api-key" 2>/dev/null || echo "(in the seed-demo output)")
   Ctrl-C stops everything.
 TXT
 wait -n "${pids[@]}"

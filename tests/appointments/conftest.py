@@ -1,7 +1,8 @@
 """Fixtures for appointments: a fresh hall per test, level-2 citizens, a clerk for that hall.
 
-Test data is written directly (there is no admin API for windows and hours yet); everything the
-tests then exercise goes through the HTTP API or the service functions the beat jobs call.
+Test halls are written directly (quick, one commit); the hall administration API is exercised in
+tests/appointments/test_hall_admin.py. Everything else goes through the HTTP API or the service
+functions the beat jobs call.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from tests.support import bearer, random_name, staff_token, unique_phone
 ITEM = "330200-MZ-001"  # 内地居民结婚登记: bookable, served by the demo "综合" windows
 
 
-def create_hall(windows: int = 2, item_code: str = ITEM, weekdays=range(5), per_window: int = 1) -> dict:
-    """A hall of its own, open Mon–Fri 9:00–17:00 (lunch 12:00–13:30), 30-minute slots."""
+def create_hall(windows: int = 2, item_code: str = ITEM, weekdays=range(5), per_window: int = 1, items: list[str] | None = None) -> dict:
+    """A hall of its own, open Mon–Fri 9:00–17:00 (lunch 12:00–13:30), 30-minute slots; ``windows``
+    windows each serving ``items`` (default: ``item_code`` alone), ``per_window`` citizens a slot."""
+    items = items or [item_code]
     from appointments.models import Hall, OpeningRule, Window
     from cases.models import ServiceItem
     from mobile_api.extensions import db
@@ -39,7 +42,7 @@ def create_hall(windows: int = 2, item_code: str = ITEM, weekdays=range(5), per_
     db.session.flush()
     window_ids = []
     for number in range(1, windows + 1):
-        window = Window(hall_id=hall.id, name=f"{number}号窗口", item_codes=[item_code])
+        window = Window(hall_id=hall.id, name=f"{number}号窗口", item_codes=list(items), per_slot=per_window)
         db.session.add(window)
         db.session.flush()
         window_ids.append(window.id)
@@ -53,10 +56,9 @@ def create_hall(windows: int = 2, item_code: str = ITEM, weekdays=range(5), per_
                 break_start=time(12),
                 break_end=time(13, 30),
                 slot_minutes=30,
-                per_window=per_window,
             )
         )
-    for item in db.session.scalars(select(ServiceItem).where(ServiceItem.code == item_code)):
+    for item in db.session.scalars(select(ServiceItem).where(ServiceItem.code.in_(items))):
         item.hall_ids = [*item.hall_ids, hall.id]
     db.session.commit()
     return {"id": hall.id, "windows": window_ids, "item": item_code}

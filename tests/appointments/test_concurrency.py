@@ -99,9 +99,54 @@ def test_200_clients_book_10_places(app_context, servers):
     assert statuses.count(409) == CLIENTS - PLACES
     assert {code for status, code, _ in results if status == 409} == {"slot_full"}
     db.session.expire_all()
-    slot = db.session.scalar(select(Slot).where(Slot.hall_id == hall["id"]))
-    assert (slot.booked, slot.capacity) == (PLACES, PLACES)
-    assert db.session.scalar(select(func.count()).select_from(Booking).where(Booking.slot_id == slot.id)) == PLACES
+    # Capacity belongs to windows: ten one-place windows, each full.
+    rows = db.session.scalars(select(Slot).where(Slot.hall_id == hall["id"])).all()
+    assert len(rows) == PLACES and all((row.booked, row.capacity) == (1, 1) for row in rows)
+    assert db.session.scalar(select(func.count()).select_from(Booking).where(Booking.slot_id.in_([row.id for row in rows]))) == PLACES
+
+
+SHARED_ITEMS = ("330200-MZ-001", "330200-WJ-001", "330200-RS-001")  # all bookable, all served by the same windows
+
+
+def test_200_clients_over_items_sharing_windows_never_overbook(app_context, servers):
+    """Three items served by the same 4 windows (2 citizens a slot each): 8 places at one time,
+    shared. 200 clients book the three items at that time at once: 8 bookings in all, whatever the
+    item, no window past its capacity — the hall is never promised more than its windows take."""
+    from appointments.models import Booking, Slot
+    from mobile_api.extensions import db
+
+    hall = create_hall(windows=4, per_window=2, items=list(SHARED_ITEMS))
+    citizens = [create_citizen() for _ in range(CLIENTS)]
+    days = requests.get(f"{servers}/api/v1/halls/{hall['id']}/availability", params={"item_code": ITEM}, timeout=10).json()["days"]
+    start = next(slot["start"] for day in days for slot in day["slots"] if slot["remaining"] > 0)
+    for item in SHARED_ITEMS:  # each item alone is offered all 8 places
+        item_days = requests.get(f"{servers}/api/v1/halls/{hall['id']}/availability", params={"item_code": item}, timeout=10).json()
+        assert next(slot["remaining"] for day in item_days["days"] for slot in day["slots"] if slot["start"] == start) == 8
+    results = _rush(
+        [
+            (
+                "POST",
+                f"{servers}/api/v1/appointments",
+                {**citizen["headers"], "Idempotency-Key": uuid.uuid4().hex},
+                {"hall_id": hall["id"], "item_code": SHARED_ITEMS[index % len(SHARED_ITEMS)], "start": start},
+            )
+            for index, citizen in enumerate(citizens)
+        ]
+    )
+
+    statuses = sorted(status for status, _, _ in results)
+    assert all(0 < status < 500 for status in statuses), statuses
+    assert statuses.count(201) == 8 and statuses.count(409) == CLIENTS - 8
+    assert {code for status, code, _ in results if status == 409} == {"slot_full"}
+    db.session.expire_all()
+    rows = db.session.scalars(select(Slot).where(Slot.hall_id == hall["id"])).all()
+    assert sorted((row.window_id, row.booked, row.capacity) for row in rows) == [(window, 2, 2) for window in hall["windows"]]
+    bookings = db.session.scalars(select(Booking).where(Booking.hall_id == hall["id"], Booking.status == "booked")).all()
+    assert len(bookings) == 8  # overbooked across items: 0
+    for item in SHARED_ITEMS:  # and now every item sees the time as full
+        item_days = requests.get(f"{servers}/api/v1/halls/{hall['id']}/availability", params={"item_code": item}, timeout=10).json()
+        assert next(slot["remaining"] for day in item_days["days"] for slot in day["slots"] if slot["start"] == start) == 0
+    print(f"\nshared-window rush: {statuses.count(201)} booked over {len(SHARED_ITEMS)} items, 8 places, overbooked 0")
 
 
 def test_200_next_presses_call_each_ticket_once(app, client, app_context, servers):

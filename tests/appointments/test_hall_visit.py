@@ -152,7 +152,7 @@ def test_calendar_no_slots_on_national_day_slots_on_tiaoxiu_saturday(app_context
 
 
 def test_calendar_and_closures_through_the_api(client, app_context):
-    from appointments.models import Closure
+    from appointments.models import SpecialDay
     from mobile_api import workdays
     from mobile_api.extensions import db
     from mobile_api.timeutil import city_today
@@ -161,7 +161,7 @@ def test_calendar_and_closures_through_the_api(client, app_context):
     days = client.get(f"/api/v1/halls/{hall['id']}/availability", query_string={"item_code": ITEM}).get_json()["days"]
     open_days = [day["date"] for day in days if day["open"]]
     closed_day = date.fromisoformat(open_days[1])
-    db.session.add(Closure(hall_id=hall["id"], day=closed_day, reason="系统升级"))
+    db.session.add(SpecialDay(hall_id=hall["id"], day=closed_day, kind="closed", reason="系统升级"))
     db.session.commit()
     saturday = next(
         city_today() + timedelta(days=offset) for offset in range(1, 8) if (city_today() + timedelta(days=offset)).weekday() == 5
