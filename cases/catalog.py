@@ -36,6 +36,9 @@ EDITABLE_FIELDS = (
     "needs_visit",
     "bookable",
     "deliverable",
+    "delivery_payer",
+    "delivery_fee",
+    "postal_materials",
     "parallel_departments",
     "hall_ids",
 )

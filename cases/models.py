@@ -24,6 +24,14 @@ class ItemType(StrEnum):
     PROMISED = "promised"  # 承诺件: done within the item's promised working days
 
 
+class DeliveryPayer(StrEnum):
+    """Who pays for sending an item's certificate by courier (证照快递)."""
+
+    CITIZEN = "citizen"  # the citizen pays the fee online before it is sent
+    GOVERNMENT = "government"  # free to the citizen (费用由政府承担)
+    COD = "cod"  # cash on delivery: the citizen pays the courier at the door (到付)
+
+
 class Department(db.Model):
     __tablename__ = "departments"
 
@@ -62,6 +70,11 @@ class ServiceItem(db.Model):
     needs_visit: Mapped[bool] = mapped_column(Boolean, default=True)
     bookable: Mapped[bool] = mapped_column(Boolean, default=True)
     deliverable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Courier delivery policy: who pays, a fixed fee in yuan (None: the courier's tariff for the region),
+    # and the materials whose paper originals the citizen may post to the hall instead of bringing them.
+    delivery_payer: Mapped[str] = mapped_column(String(16), default=DeliveryPayer.CITIZEN, server_default=DeliveryPayer.CITIZEN.value)
+    delivery_fee: Mapped[float | None] = mapped_column(Numeric(10, 2))
+    postal_materials: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     # Departments that approve in parallel (并联审批); empty: the owning department alone.
     parallel_departments: Mapped[list] = mapped_column(JSON, default=list)
     hall_ids: Mapped[list] = mapped_column(JSON, default=list)

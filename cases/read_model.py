@@ -16,6 +16,7 @@ import json
 from sqlalchemy import select, update
 
 from cases.clock import today
+from cases.events import view_fragments
 from cases.models import Case
 from cases.presentation import case_detail
 from cases.schemas import CaseDetail
@@ -41,7 +42,7 @@ def citizen_case_json(account_id: str, case_no: str) -> str:
         return row.view_cache
     with transaction():
         case = case_for_citizen(account_id, case_no)
-        body = json.dumps(_schema.dump(case_detail(case)), ensure_ascii=False)
+        body = json.dumps(_schema.dump(case_detail(case) | view_fragments(case)), ensure_ascii=False)
         db.session.execute(
             update(Case)
             .where(Case.id == row.id, Case.view_version == row.view_version)

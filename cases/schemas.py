@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from cases.lifecycle import ACTIONS
-from cases.models import CaseStatus, ItemType
+from cases.models import CaseStatus, DeliveryPayer, ItemType
 from mobile_api.pagination import PageArgs, page_schema
 
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", error="编码格式不正确")
@@ -66,6 +66,24 @@ class ItemWrite(Schema):
     needs_visit = fields.Boolean(load_default=True)
     bookable = fields.Boolean(load_default=True)
     deliverable = fields.Boolean(load_default=False)
+    delivery_payer = fields.String(
+        load_default=DeliveryPayer.CITIZEN.value,
+        validate=validate.OneOf([payer.value for payer in DeliveryPayer]),
+        metadata={"description": "证照快递费用承担方：citizen 申请人在线支付 / government 政府承担（免费）/ cod 到付"},
+    )
+    delivery_fee = fields.Decimal(
+        load_default=None,
+        allow_none=True,
+        places=2,
+        validate=validate.Range(min=0, max=1000),
+        metadata={"description": "固定快递费（元）；为空按快递公司资费"},
+    )
+    postal_materials = fields.List(
+        fields.String(validate=CODE),
+        load_default=list,
+        validate=validate.Length(max=50),
+        metadata={"description": "可以邮寄纸质原件（上门取件）代替到大厅提交的材料编码"},
+    )
     parallel_departments = fields.List(fields.String(validate=validate.Length(max=32)), load_default=list, validate=validate.Length(max=20))
     hall_ids = fields.List(fields.Integer(), load_default=list, validate=validate.Length(max=200))
 
@@ -84,6 +102,8 @@ class ItemWrite(Schema):
         names = [f["name"] for f in data.get("form_fields", [])]
         if len(names) != len(set(names)):
             raise ValidationError("填写项重复", "form_fields")
+        if "materials" in data and set(data.get("postal_materials") or []) - set(codes):
+            raise ValidationError("可邮寄的材料必须是此事项的材料", "postal_materials")
 
 
 class ItemUpdate(ItemWrite):
@@ -104,6 +124,7 @@ class ItemSummary(Schema):
     fully_online = fields.Boolean()
     bookable = fields.Boolean()
     deliverable = fields.Boolean()
+    delivery_payer = fields.String()
 
 
 class ItemGuide(ItemSummary):
@@ -119,6 +140,8 @@ class ItemGuide(ItemSummary):
     fee = fields.Decimal(as_string=True)
     fee_notes = fields.String()
     needs_visit = fields.Boolean()
+    delivery_fee = fields.Decimal(as_string=True, allow_none=True)
+    postal_materials = fields.List(fields.String())
     parallel_departments = fields.List(fields.String())
     hall_ids = fields.List(fields.Integer())
 
@@ -215,6 +238,8 @@ class CaseDetail(Schema):
     materials = fields.List(fields.Dict())
     approval_tasks = fields.List(fields.Dict())
     timeline = fields.List(fields.Nested(TimelineEvent))
+    # Added by the packages above cases through cases.events.case_view_requested (express: the parcel timeline).
+    delivery = fields.Dict(allow_none=True)
     colour = fields.String()
     allowed_actions = fields.List(fields.String())
 
