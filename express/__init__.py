@@ -98,9 +98,11 @@ def init_app(app: Flask) -> None:
     import express.messages
     import express.tasks  # noqa: F401  (workers must know the tasks)
     from express.api import BLUEPRINTS, sandbox_blp
+    from express.personal_data import erase_express, export_express
     from express.receivers import connect_receivers
     from mobile_api.celery_app import add_beat_job, add_task_route
     from mobile_api.extensions import api
+    from mobile_api.personal_data import register_personal_data
     from mobile_api.queues import QueueNames
     from mobile_api.request_guards import accept_form_bodies
 
@@ -116,3 +118,4 @@ def init_app(app: Flask) -> None:
     add_beat_job(app, "express-poll-stale", "express.poll_stale", float(app.config["EXPRESS_STALE_SCAN_SECONDS"]), QueueNames.EXPRESS)
     add_beat_job(app, "express-advance-local", "express.advance_local", float(app.config["EXPRESS_LOCAL_STEP_SECONDS"]), QueueNames.EXPRESS)
     connect_receivers()
+    register_personal_data(app, "express", export=export_express, erase=erase_express, order=20)

@@ -29,6 +29,7 @@ from express.models import PROBLEM_STATUSES, Delivery, DeliveryStatus, Direction
 from express.notices import tell_citizen
 from express.tracking import Route, RouteEvent, parse_push, verify_push
 from mobile_api.extensions import db
+from mobile_api.metrics import count_receipt
 from mobile_api.settings import setting
 from mobile_api.sql import insert_ignoring_conflict
 from mobile_api.timeutil import utcnow
@@ -65,7 +66,10 @@ def ingest_push(param: str, sign: str) -> dict:
         if delivery_id is None:
             log.info("kuaidi100 push for a waybill we do not have: %s %s", route.company, route.number)
             return {"known": False, "added": 0}
-        return apply_route(delivery_id, route.events, source="kuaidi100", note=note)
+        result = apply_route(delivery_id, route.events, source="kuaidi100", note=note)
+    if result["added"]:
+        count_receipt("courier", "kuaidi100", result["status"])
+    return result
 
 
 def _already_seen(route: Route) -> dict | None:

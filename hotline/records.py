@@ -11,6 +11,7 @@ from appointments.lookup import booking_by_code, bookings_for_account
 from auth.lookup import account_by_id, account_by_id_number, account_by_phone
 from auth.models import Account
 from cases.lookup import case_timeline, cases_for_account, find_case, rating_story
+from express import lookup as express_lookup
 
 __all__ = [
     "Account",
@@ -28,11 +29,6 @@ __all__ = [
 
 
 def deliveries_for_account(account_id: str) -> list[dict]:
-    """The caller's certificate deliveries (证照快递), newest first.
-
-    This is the one place deliveries join the look-up. It will return what
-    ``express.lookup.deliveries_for_account(account_id)`` returns — per delivery its waybill number,
-    courier, case number, status, status name and next step — once the ``express`` package (built on
-    its own branch) is merged. Until then there are no deliveries to show and it returns an empty list.
-    """
-    return []
+    """The caller's certificate deliveries (证照快递), newest first: waybill number, courier, case number,
+    status, status name, next step and (shown once the caller is verified) the tracking events."""
+    return express_lookup.deliveries_for_account(account_id)
