@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import phonenumbers
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, validate, validates
+
+from mobile_api import fields
 
 
 def normalise_mainland_mobile(value: str) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, validate, validates_schema
 
 from cases.lifecycle import ACTIONS
 from cases.models import CaseStatus, ItemType
+from mobile_api import fields
 from mobile_api.pagination import PageArgs, page_schema
 
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", error="编码格式不正确")

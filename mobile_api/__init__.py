@@ -52,6 +52,7 @@ def _init_extensions(app: Flask) -> None:
     from mobile_api.extensions import api, db, jwt, limiter, migrate
     from mobile_api.jwt_callbacks import register_jwt_callbacks
 
+    request_guards.register_converters(app)  # before any route exists
     db.init_app(app)
     _configure_sqlite(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
-from mobile_api import workdays
+from mobile_api import fields, workdays
 from mobile_api.access import current_staff, requires, staff_actor
 from mobile_api.errors import Problem
 from mobile_api.roles import ADMIN, SUPERVISOR

@@ -81,6 +81,7 @@ def load_config(overrides: dict | None = None) -> dict:
         # Bodies: uploads are capped per endpoint; this is the absolute ceiling.
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 20 * 1024 * 1024),
         "MAX_JSON_BODY": _int("MAX_JSON_BODY", 64 * 1024),
+        "MAX_JSON_DEPTH": _int("MAX_JSON_DEPTH", 32),
         # JWT
         "JWT_SECRET_KEY": _env("JWT_SECRET_KEY", DEV_JWT_SECRET_KEY),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=_int("JWT_ACCESS_SECONDS", 900)),

@@ -12,8 +12,10 @@ import time
 from typing import Any
 
 from flask import Flask, Response, g, json
-from marshmallow import Schema, fields
+from marshmallow import Schema
 from werkzeug.exceptions import HTTPException
+
+from mobile_api import fields
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,8 @@ def _from_http_exception(exc: HTTPException) -> Problem:
     headers = {}
     if status == 405 and getattr(exc, "valid_methods", None):
         headers["Allow"] = ", ".join(exc.valid_methods)
+    if status == 413:
+        headers["Connection"] = "close"  # the unread rest of the body must not be taken for a next request
     if status == 429:
         code, title = HTTP_PROBLEMS[429]
         headers["Retry-After"] = str(_limiter_retry_after())
@@ -139,6 +143,11 @@ def register_error_handlers(app: Flask) -> None:
             if name in original.headers and name not in response.headers:
                 response.headers[name] = original.headers[name]
         return response
+
+    @app.errorhandler(RecursionError)
+    def _too_deep(_exc: RecursionError) -> Response:
+        # The request guard refuses deep JSON before parsing; this is the backstop for any other input.
+        return problem_response(Problem(422, "input_too_deep", "请求内容嵌套层级过深"))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

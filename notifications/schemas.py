@@ -1,5 +1,6 @@
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
+from mobile_api import fields
 from mobile_api.pagination import PageArgs
 from notifications.models import STATUSES, Channel
 from notifications.receipts import RECEIPT_STATUSES

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate, validates
+from marshmallow import Schema, validate, validates
 
 from auth.face.models import ChallengeMode, VerificationStatus
+from mobile_api import fields
 
 
 class ConsentRequest(Schema):
