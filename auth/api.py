@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_jwt_extended import get_jwt, jwt_required
-from flask_smorest import Blueprint
 
 from auth import service
 from auth.schemas import (
@@ -24,6 +23,7 @@ from auth.schemas import (
 from auth.tokens import revoke_family, rotate_refresh_token
 from mobile_api.access import current_account, current_staff, requires, staff_actor
 from mobile_api.extensions import limiter, principal_or_ip
+from mobile_api.openapi import Blueprint
 from mobile_api.roles import ADMIN
 from mobile_api.settings import setting
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, validate, validates_schema
 
 from cases.lifecycle import ACTIONS
@@ -145,7 +146,10 @@ class CaseCreated(Schema):
 
 
 class MaterialUpload(Schema):
+    """``multipart/form-data``: which material, and its file (JPG/PNG/PDF)."""
+
     material_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    file = Upload(required=True)
 
 
 class MaterialResult(Schema):

@@ -35,7 +35,7 @@ _NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
 class Int32Converter(IntegerConverter):
     """``<int:…>`` as the database can store it: 0 … 2³¹−1 (a longer digit string never parses)."""
 
-    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = INT32_MAX, signed: bool = False) -> None:  # noqa: A002
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = INT32_MAX, signed: bool = False) -> None:
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
     def to_python(self, value: str) -> int:

@@ -10,11 +10,11 @@ import time
 from collections.abc import Callable
 
 from flask import request
-from flask_smorest import Blueprint
 
 from mobile_api.access import current_account, current_staff, requires, staff_actor
 from mobile_api.errors import Problem
 from mobile_api.idempotency import idempotent
+from mobile_api.openapi import Blueprint
 from mobile_api.pagination import page_schema
 from mobile_api.roles import SUPERVISOR
 from notifications import service
