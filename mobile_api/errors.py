@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from flask import Flask, Response, g, json
-from marshmallow import Schema
+from marshmallow import INCLUDE, Schema
 from werkzeug.exceptions import HTTPException
 
 from mobile_api import fields
@@ -65,7 +65,11 @@ class Problem(Exception):
 
 
 class ProblemSchema(Schema):
-    """The error body every endpoint returns (documented in OpenAPI)."""
+    """The error body every endpoint returns (documented in OpenAPI). Problems add their own members
+    (``max_bytes``, ``retry_after``, ``allowed_actions`` …), so the document allows more properties."""
+
+    class Meta:
+        unknown = INCLUDE
 
     type = fields.String(metadata={"example": "about:blank"})
     status = fields.Integer(metadata={"example": 422})

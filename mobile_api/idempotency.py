@@ -79,6 +79,7 @@ def idempotent(view: Callable) -> Callable:
             _release(owner, key)
         return response
 
+    wrapper.honours_idempotency_key = True  # kept by the decorators above (functools.wraps copies it)
     mark_idempotent(wrapper)
     return wrapper
 

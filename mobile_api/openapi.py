@@ -21,10 +21,11 @@ from apispec import BasePlugin
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.utils import prepare_response
-from marshmallow import fields
 from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
+
+from mobile_api import fields
 
 PROBLEM_MIMETYPE = "application/problem+json"
 IDEMPOTENT_MARK = "x-idempotent"
