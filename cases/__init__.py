@@ -29,7 +29,15 @@ DEFAULTS = {
     "CASES_SCAN_SECONDS": 300,
     "CASES_MAX_IMAGE_BYTES": 10 * 1024 * 1024,
     "CASES_MAX_PDF_BYTES": 15 * 1024 * 1024,
-    "CASES_MAX_IMAGE_PIXELS": 40_000_000,
+    # What a citizen's photo of a paper needs: a 12 Mpx phone photo (4000×3000) passes, a 6300×6300
+    # decompression bomb is refused from its header before any pixel is decoded.
+    "CASES_MAX_IMAGE_PIXELS": 16_000_000,
+    # Stored images are at most this long on their long side (JPEG decodes at a reduced scale).
+    "CASES_IMAGE_MAX_SIDE": 3000,
+    # Images decoded at once per web process: what one process can hold in decoded pixels is bounded
+    # (about 64 MB each at the pixel cap); a request waits up to CASES_IMAGE_DECODE_WAIT_SECONDS, then 503.
+    "CASES_IMAGE_DECODES_PER_PROCESS": 2,
+    "CASES_IMAGE_DECODE_WAIT_SECONDS": 20.0,
     "CASES_MAX_PDF_PAGES": 50,
     "CASES_MIN_IMAGE_SIZE": (300, 400),  # shorter side, longer side, in pixels
 }
