@@ -35,9 +35,13 @@ DEFAULTS = {
     # Stored images are at most this long on their long side (JPEG decodes at a reduced scale).
     "CASES_IMAGE_MAX_SIDE": 3000,
     # Images decoded at once per web process: what one process can hold in decoded pixels is bounded
-    # (about 64 MB each at the pixel cap); a request waits up to CASES_IMAGE_DECODE_WAIT_SECONDS, then 503.
-    "CASES_IMAGE_DECODES_PER_PROCESS": 2,
+    # (up to about 160 MB while one 16 Mpx image is decoded and normalised); a request waits up to
+    # CASES_IMAGE_DECODE_WAIT_SECONDS, then 503.
+    "CASES_IMAGE_DECODES_PER_PROCESS": 1,
     "CASES_IMAGE_DECODE_WAIT_SECONDS": 20.0,
+    # Pillow keeps this many freed 16 MB pixel blocks for reuse: without it each of gunicorn's threads
+    # grows its own malloc arena by a decode's worth of blocks, and the process keeps them all.
+    "CASES_IMAGE_BLOCKS_CACHED": 12,
     "CASES_MAX_PDF_PAGES": 50,
     "CASES_MIN_IMAGE_SIZE": (300, 400),  # shorter side, longer side, in pixels
 }
@@ -48,12 +52,14 @@ def init_app(app: Flask) -> None:
     import cases.tasks  # noqa: F401  (workers must know the tasks)
     from cases.api import BLUEPRINTS
     from cases.demo_data import seed_demo
+    from cases.uploads import bound_pillow_memory
     from mobile_api.celery_app import add_beat_job
     from mobile_api.demo import register_demo_seeder
     from mobile_api.extensions import api
     from mobile_api.queues import QueueNames
 
     register_settings(app.config, DEFAULTS)
+    bound_pillow_memory(app.config["CASES_IMAGE_BLOCKS_CACHED"])
     register_demo_seeder(app, 20, seed_demo)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)

@@ -64,6 +64,12 @@ def check_upload(data: bytes, accepted_formats: list[str]) -> CheckedFile:
     return _check_pdf(data) if kind == "pdf" else _check_image(data, kind)
 
 
+def bound_pillow_memory(blocks: int) -> None:
+    """Reuse freed pixel blocks across threads (see CASES_IMAGE_BLOCKS_CACHED): a process's memory is then
+    what it decodes at once plus this cache, not that times its number of threads."""
+    Image.core.set_blocks_max(blocks)
+
+
 _decode_slots: threading.BoundedSemaphore | None = None
 _decode_slots_lock = threading.Lock()
 
