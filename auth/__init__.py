@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-DEFAULTS: dict[str, str | int | None] = {
+DEFAULTS: dict[str, str | int | float | None] = {
     # SMS sign-in codes
     "SMS_CODE_TTL_SECONDS": 300,
     "SMS_CODE_RESEND_SECONDS": 60,
@@ -16,15 +16,19 @@ DEFAULTS: dict[str, str | int | None] = {
     "IDENTITY_PROVIDER": "local",  # local | http
     "IDENTITY_AUTHORITY_URL": None,
     "IDENTITY_AUTHORITY_KEY": None,
+    # Redis's copy of the revocation list: how often recent revocations are copied again (auth/revocation.py)
+    "REVOCATION_SYNC_SECONDS": 60.0,
 }
 
 
 def init_app(app: Flask) -> None:
+    import auth.tasks
     from auth import face
     from auth.api import auth_blp, me_blp, staff_auth_blp
     from auth.cli import identity_cli, staff_cli
     from auth.demo_data import seed_demo
     from auth.tokens import is_revoked_token, load_principal
+    from mobile_api.celery_app import add_beat_job
     from mobile_api.demo import register_demo_seeder
     from mobile_api.extensions import api, jwt
     from mobile_api.settings import register_settings
@@ -38,3 +42,5 @@ def init_app(app: Flask) -> None:
     for group in (staff_cli, identity_cli):
         app.cli.add_command(group)
     register_demo_seeder(app, 30, seed_demo)
+    if app.config.get("REDIS_URL"):
+        add_beat_job(app, "sync-revocations", auth.tasks.SYNC_REVOCATIONS_TASK, app.config["REVOCATION_SYNC_SECONDS"])

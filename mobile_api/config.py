@@ -97,6 +97,10 @@ def load_config(overrides: dict | None = None) -> dict:
         # window's reset; mobile_api.errors sets Retry-After on the limiter's 429s itself.
         "RATELIMIT_HEADERS_ENABLED": False,
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        # Redis down: limits go on in process memory (fail open to a local limit), never a 500.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         # External parties
         "SMS_WEBHOOK_SECRET": _env("SMS_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET),
         "WECHAT_PROVIDER": _env("WECHAT_PROVIDER", "local"),

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, Response, g, json
 from marshmallow import INCLUDE, Schema
+from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
 from mobile_api import fields
@@ -147,6 +148,12 @@ def register_error_handlers(app: Flask) -> None:
             if name in original.headers and name not in response.headers:
                 response.headers[name] = original.headers[name]
         return response
+
+    @app.errorhandler(RedisError)
+    def _redis_down(exc: RedisError) -> Response:
+        # Rate limits and the revocation check degrade by themselves; what really needs Redis says so.
+        log.warning("Redis unavailable: %s", type(exc).__name__)
+        return problem_response(Problem(503, "redis_unavailable", "服务暂时不可用，请稍后再试", headers={"Retry-After": "5"}))
 
     @app.errorhandler(RecursionError)
     def _too_deep(_exc: RecursionError) -> Response:

@@ -7,6 +7,7 @@
   read — one more tells it is too large (413, and the connection is closed: the rest of the body is never
   read, so it cannot be used for a next request); nested at most ``MAX_JSON_DEPTH`` deep, checked on the
   raw bytes before any parser recurses; numbers finite; the parsed body is cached for the views.
+- The ``Bearer`` scheme of ``Authorization`` in any letter case (RFC 7235).
 - NUL characters (PostgreSQL ``text`` cannot hold them): refused in the path, the query string, every JSON
   string (keys too), multipart field names and values, and uploaded file names.
 """
@@ -144,6 +145,19 @@ def _check_nul_in_url() -> None:
         raise _invalid_characters()
 
 
+_BEARER = re.compile(r"bearer[ \t]+", re.IGNORECASE)
+
+
+def _normalise_bearer_scheme() -> None:
+    """RFC 7235: the auth scheme is case-insensitive (``bearer``, ``BEARER``); flask-jwt-extended compares
+    it exactly, so the header is rewritten to ``Bearer <token>`` before any view reads it."""
+    value = request.environ.get("HTTP_AUTHORIZATION")
+    if value and not value.startswith("Bearer "):
+        match = _BEARER.match(value)
+        if match:
+            request.environ["HTTP_AUTHORIZATION"] = "Bearer " + value[match.end() :]
+
+
 def register_converters(app: Flask) -> None:
     """Before any route is added: every ``<int:…>`` uses the 32-bit converter."""
     app.url_map.converters["int"] = Int32Converter
@@ -151,5 +165,6 @@ def register_converters(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("MAX_JSON_DEPTH", 32)
+    app.before_request(_normalise_bearer_scheme)
     app.before_request(_check_nul_in_url)
     app.before_request(_check_body)

@@ -24,7 +24,7 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, threads: int = 8) -> None:
+    def __init__(self, threads: int = 8, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         log_path = Path(os.environ["INSTANCE_PATH"]) / f"gunicorn-{self.port}.log"
@@ -35,7 +35,7 @@ class Gunicorn:
             cwd=ROOT,
             stdout=log_path.open("ab"),
             stderr=subprocess.STDOUT,
-            env={**os.environ},
+            env={**os.environ, **(env or {})},
             start_new_session=True,
         )
         wait_for(self._answers, timeout=60, what="gunicorn answering")
