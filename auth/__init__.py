@@ -16,6 +16,10 @@ DEFAULTS: dict[str, str | int | float | None] = {
     "IDENTITY_PROVIDER": "local",  # local | http
     "IDENTITY_AUTHORITY_URL": None,
     "IDENTITY_AUTHORITY_KEY": None,
+    # Staff passwords: wrong ones in a row before the account locks; the lock doubles per further failure
+    "STAFF_LOCKOUT_THRESHOLD": 5,
+    "STAFF_LOCKOUT_BASE_SECONDS": 60,
+    "STAFF_LOCKOUT_MAX_SECONDS": 3600,
     # Redis's copy of the revocation list: how often recent revocations are copied again (auth/revocation.py)
     "REVOCATION_SYNC_SECONDS": 60.0,
 }

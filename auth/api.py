@@ -13,10 +13,12 @@ from auth.schemas import (
     ResidentSchema,
     SmsCodeRequest,
     SmsCodeSent,
+    StaffLockSchema,
     StaffTokenRequest,
     StaffTokenResponse,
     TokenRequest,
     TokenResponse,
+    UnlockRequest,
     WechatRequest,
     WechatResponse,
 )
@@ -139,3 +141,13 @@ def add_resident(args: dict):
     """Add (or correct) a resident in the local identity registry (admin)."""
     staff = current_staff()
     return service.resident_summary(service.add_resident(args["name"], args["id_number"], "admin", actor=staff_actor(staff)))
+
+
+@staff_auth_blp.route("/users/<int:staff_id>/unlock", methods=["POST"])
+@requires(roles=[ADMIN])
+@staff_auth_blp.arguments(UnlockRequest)
+@staff_auth_blp.response(200, StaffLockSchema)
+def unlock_staff_user(args: dict, staff_id: int):
+    """Unlock a staff account locked by wrong passwords, and reset its count (admin; audited)."""
+    staff = service.unlock_staff(staff_id, staff_actor(current_staff()), args.get("reason"))
+    return service.lock_summary(staff)

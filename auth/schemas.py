@@ -131,3 +131,14 @@ class ResidentSchema(Schema):
     name_masked = fields.String()
     id_number_masked = fields.String()
     source = fields.String()
+
+
+class UnlockRequest(Schema):
+    reason = fields.String(load_default=None, validate=validate.Length(max=200), metadata={"description": "Why (audited)"})
+
+
+class StaffLockSchema(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    failed_sign_ins = fields.Integer()
+    locked_until = fields.DateTime(allow_none=True)
