@@ -12,11 +12,16 @@ or older than the maximum age), or ``cancelled`` (no usable channel). Every chan
 publishes rows the broker never got, rows whose deferral is over, and settles rows a dead worker left
 ``sending`` by asking the gateways (``GET /v1/sms/<reference>``) instead of sending again.
 
-Channels, per template in order: ``inbox`` (a copy for account holders), then the first usable of
-``wechat`` (bound WeChat + a one-time subscription + ``wechat_template_id``; refused → SMS) and ``sms``
-(failover between SMS_GATEWAYS by recent error rate). Non-essential templates respect the citizen's
-opt-outs; non-urgent ones wait for the end of quiet hours (NOTIFY_QUIET_HOURS, city time) and are
-limited per phone (NOTIFY_SMS_PER_RECIPIENT per NOTIFY_SMS_RATE_WINDOW_SECONDS, deferred not dropped).
+Channels: the in-app inbox copy first — written by ``notify()`` with the outbox row, in the caller's
+transaction, for every message to an account holder except sign-in codes, never held — then the first
+usable of ``wechat`` (bound WeChat + a one-time subscription + ``wechat_template_id``; refused → SMS)
+and ``sms`` (failover between SMS_GATEWAYS by recent error rate). A template's kind
+(``models.MessageKind``) decides the rest: only reminders and notices are optional (the citizen's
+opt-outs), wait for the end of quiet hours (NOTIFY_QUIET_HOURS, city time) and are limited per phone
+(NOTIFY_SMS_PER_RECIPIENT per NOTIFY_SMS_RATE_WINDOW_SECONDS, deferred not dropped); a result, a code or
+a same-day change is never held. An urgent publish that fails is retried at once with a short backoff,
+and ``notifications.sweep_urgent`` (every NOTIFY_URGENT_SWEEP_SECONDS, urgent queue) publishes what
+the broker still never got.
 
 Shared state (Redis when configured, else the database): per-recipient counters and provider error
 rates (``channel_counters``), the WeChat access token (``channel_tokens``).
@@ -64,6 +69,9 @@ DEFAULTS: dict[str, str | int | float] = {
     "NOTIFY_URGENT_MAX_AGE_SECONDS": 600,
     "NOTIFY_STUCK_SECONDS": 60,
     "NOTIFY_SWEEP_SECONDS": 30.0,
+    # Urgent messages (sign-in codes) the broker never got are published again within seconds.
+    "NOTIFY_URGENT_STUCK_SECONDS": 3,
+    "NOTIFY_URGENT_SWEEP_SECONDS": 5.0,
 }
 
 
@@ -82,7 +90,7 @@ def init_app(app: Flask) -> None:
     from mobile_api.extensions import api
     from mobile_api.queues import QueueNames
     from notifications.api import inbox_blp, sandbox_blp, staff_blp, webhook_blp
-    from notifications.outbox import SEND_TASK, SEND_URGENT_TASK
+    from notifications.outbox import SEND_TASK, SEND_URGENT_TASK, SWEEP_URGENT_TASK
 
     _configure(app)
     for blueprint in (inbox_blp, staff_blp, webhook_blp):
@@ -92,3 +100,5 @@ def init_app(app: Flask) -> None:
     add_task_route(app, SEND_URGENT_TASK, QueueNames.URGENT)
     add_task_route(app, SEND_TASK, QueueNames.NOTIFY)
     add_beat_job(app, "sweep-stuck-notifications", "notifications.sweep_stuck", app.config["NOTIFY_SWEEP_SECONDS"])
+    add_task_route(app, SWEEP_URGENT_TASK, QueueNames.URGENT)
+    add_beat_job(app, "sweep-urgent-notifications", SWEEP_URGENT_TASK, app.config["NOTIFY_URGENT_SWEEP_SECONDS"], queue=QueueNames.URGENT)

@@ -35,6 +35,25 @@ class Channel(StrEnum):
     SMS = "sms"
 
 
+class MessageKind(StrEnum):
+    """What a message is to the citizen; it decides what may hold it back and what the citizen may turn off.
+
+    Every kind but ``code`` gets its inbox copy at once, in the transaction that created the message.
+    Quiet hours and the per-phone SMS cap hold only ``reminder`` and ``notice``; those are also the only
+    optional kinds (the citizen's SMS / WeChat opt-outs apply to them; their inbox copy always stays).
+    """
+
+    CODE = "code"  # a one-time sign-in code: never held, never in the inbox (a secret, and usually no account yet)
+    RESULT = "result"  # the outcome of the citizen's own business: a case result, a booking, a verification
+    CHANGE = "change"  # a change that matters today: a place offered, a queue number called, a hall closed
+    REMINDER = "reminder"  # a reminder of something already known (an appointment tomorrow)
+    NOTICE = "notice"  # a general, marketing-like notice
+
+
+HELD_KINDS = frozenset({MessageKind.REMINDER, MessageKind.NOTICE})
+OPTIONAL_KINDS = frozenset({MessageKind.REMINDER, MessageKind.NOTICE})
+
+
 FINAL_STATUSES = (
     NotificationStatus.DELIVERED,
     NotificationStatus.TEMPORARY_FAILURE,

@@ -63,3 +63,17 @@ def gunicorn_server(app):
     server = Gunicorn()
     yield server
     server.stop()
+
+
+@pytest.fixture()
+def config_override(app):
+    """Change app.config for one test; restored afterwards."""
+    saved: dict = {}
+
+    def override(**values):
+        for key, value in values.items():
+            saved.setdefault(key, app.config.get(key))
+            app.config[key] = value
+
+    yield override
+    app.config.update(saved)
