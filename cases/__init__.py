@@ -44,6 +44,8 @@ DEFAULTS = {
     "CASES_IMAGE_BLOCKS_CACHED": 12,
     "CASES_MAX_PDF_PAGES": 50,
     "CASES_MIN_IMAGE_SIZE": (300, 400),  # shorter side, longer side, in pixels
+    # A case's view carries its newest events; the whole timeline pages at /cases/<no>/timeline.
+    "CASES_TIMELINE_IN_DETAIL": 20,
 }
 
 

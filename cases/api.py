@@ -27,8 +27,10 @@ from cases.schemas import (
     RectificationSchema,
     StaffCaseQuery,
     StaffCaseRead,
+    StaffTimelineQuery,
     StatsQuery,
     StatsSchema,
+    TimelinePage,
     TransitionRequest,
     WarningPage,
 )
@@ -125,6 +127,15 @@ def get_case(case_no: str):
     return Response(read_model.citizen_case_json(current_account().id, case_no), mimetype="application/json")
 
 
+@cases_blp.route("/<case_no>/timeline", methods=["GET"])
+@requires(level=1)
+@cases_blp.arguments(PageArgs, location="query")
+@cases_blp.response(200, TimelinePage)
+def case_timeline(args: dict, case_no: str):
+    """My case's whole timeline, newest first, page by page (the case view carries the newest events)."""
+    return service.citizen_timeline(current_account().id, case_no, args["page"], args["per_page"])
+
+
 @cases_blp.route("/<case_no>/materials", methods=["POST"])
 @requires(level=1)
 @cases_blp.arguments(MaterialUpload, location="multipart")
@@ -187,6 +198,15 @@ def staff_list_cases(args: dict):
 def staff_get_case(args: dict, case_no: str):
     """One case with its timeline (audited, with the reason given)."""
     return staff.staff_read_case(current_staff(), case_no, args.get("reason"))
+
+
+@staff_cases_blp.route("/cases/<case_no>/timeline", methods=["GET"])
+@requires(roles=STAFF_CASE_ROLES)
+@staff_cases_blp.arguments(StaffTimelineQuery, location="query")
+@staff_cases_blp.response(200, TimelinePage)
+def staff_case_timeline(args: dict, case_no: str):
+    """A case's whole timeline with internal events, newest first, page by page (audited)."""
+    return staff.staff_timeline(current_staff(), case_no, args["page"], args["per_page"], args.get("reason"))
 
 
 @staff_cases_blp.route("/cases/<case_no>/materials/<material_code>/file", methods=["GET"])

@@ -219,7 +219,8 @@ class CaseDetail(Schema):
     returned_issues = fields.List(fields.Dict())
     materials = fields.List(fields.Dict())
     approval_tasks = fields.List(fields.Dict())
-    timeline = fields.List(fields.Nested(TimelineEvent))
+    timeline = fields.List(fields.Nested(TimelineEvent), metadata={"description": "The newest events, oldest first"})
+    timeline_total = fields.Integer(metadata={"description": "All events; page them at …/timeline"})
     colour = fields.String()
     allowed_actions = fields.List(fields.String())
 
@@ -286,6 +287,13 @@ class StaffCaseRead(Schema):
     reason = fields.String(validate=validate.Length(max=200), metadata={"description": "why the case is opened (audit)"})
 
 
+class StaffTimelineQuery(PageArgs):
+    reason = fields.String(validate=validate.Length(max=200), metadata={"description": "why the case is opened (audit)"})
+
+
+TimelinePage = page_schema(TimelineEvent, "TimelinePage")
+
+
 class StatsQuery(Schema):
     from_ = fields.Date(required=True, data_key="from")
     to = fields.Date(required=True)
@@ -335,7 +343,7 @@ class RectificationQuery(PageArgs):
 
 class RectificationSchema(Schema):
     id = fields.Integer()
-    case_id = fields.Integer()
+    case_no = fields.String(attribute="case.case_no")
     department_code = fields.String()
     due_on = fields.Date()
     colour = fields.String()
