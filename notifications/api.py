@@ -102,7 +102,7 @@ def get_my_preferences():
 @inbox_blp.arguments(PreferencesUpdate)
 @inbox_blp.response(200, PreferencesSchema)
 def put_my_preferences(args: dict):
-    """Opt out of non-essential SMS / WeChat messages, or turn quiet hours (22:00–08:00) off."""
+    """Opt out of optional SMS / WeChat messages (reminders, notices), or turn quiet hours (22:00–08:00) off."""
     return service.update_preferences(current_account().id, args)
 
 

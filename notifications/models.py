@@ -97,7 +97,7 @@ class Notification(db.Model):
     # Not before this time (quiet hours, per-recipient rate limit); the sweep publishes it then.
     deliver_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
     wechat_openid: Mapped[str | None] = mapped_column(String(64))
-    essential: Mapped[bool] = mapped_column(Boolean, default=True)
+    essential: Mapped[bool] = mapped_column(Boolean, default=True)  # not optional (MessageKind): opt-outs do not apply
     final_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resent_from: Mapped[str | None] = mapped_column(String(32))
 
@@ -142,7 +142,7 @@ class InboxMessage(db.Model):
 
 
 class NotificationPreference(db.Model):
-    """A citizen's choices: non-essential messages by SMS / WeChat, and quiet hours."""
+    """A citizen's choices: optional messages (reminders, notices) by SMS / WeChat, and quiet hours."""
 
     __tablename__ = "notification_preferences"
 
