@@ -92,14 +92,15 @@ def _copy(client: Redis, since: datetime | None) -> int:
     if since is not None:
         statement = statement.where(RevokedToken.created_at >= since)
     copied = 0
-    rows = db.session.execute(statement.execution_options(yield_per=BATCH))
-    for chunk in rows.partitions(BATCH):
-        pipe = client.pipeline(transaction=False)
-        for key, expires_at in chunk:
-            pipe.set(PREFIX + key, "1", ex=max(1, int((expires_at - now).total_seconds())))
-        pipe.execute()
-        copied += len(chunk)
-    db.session.rollback()  # a read: end it so the connection goes back to the pool clean
+    # Its own connection: a reload can happen during a request's token check, whose session must not be touched.
+    with db.engine.connect() as connection:
+        rows = connection.execution_options(yield_per=BATCH).execute(statement)
+        for chunk in rows.partitions(BATCH):
+            pipe = client.pipeline(transaction=False)
+            for key, expires_at in chunk:
+                pipe.set(PREFIX + key, "1", ex=max(1, int((expires_at - now).total_seconds())))
+            pipe.execute()
+            copied += len(chunk)
     return copied
 
 

@@ -133,3 +133,28 @@ def test_redis_stopped_mid_run_is_never_a_500_and_nothing_is_lost(app, redis_and
     )
     assert face.status_code == 202, face.text
     assert os.environ.get("REDIS_URL") != f"redis://127.0.0.1:{server.port}/0"
+
+
+def test_the_beat_job_reloads_an_empty_redis_and_recopies_a_missed_write(app, app_context, config_override):
+    from datetime import timedelta
+
+    from auth import revocation
+
+    server = RedisServer()
+    config_override(REDIS_URL=f"redis://127.0.0.1:{server.port}/0")
+    saved_client = app.extensions.pop("redis_client", None)
+    try:
+        key = f"fam:test-{random_id_number()}"
+        revocation.add(key, timedelta(minutes=10))  # Redis is not running: the database has it
+        assert revocation.is_revoked([key])
+        server.start()  # empty: no sentinel
+        copy = redis.Redis(port=server.port, decode_responses=True)
+        assert revocation.sync() >= 1 and copy.exists("revoked:copy-complete") and copy.exists(f"revoked:{key}")
+        copy.delete(f"revoked:{key}")  # as if the write had been missed while the copy was complete
+        assert revocation.sync() >= 1 and copy.exists(f"revoked:{key}")  # the recent row is copied again
+        assert revocation.is_revoked([key])
+    finally:
+        server.stop()
+        app.extensions.pop("redis_client", None)
+        if saved_client is not None:
+            app.extensions["redis_client"] = saved_client
