@@ -17,7 +17,7 @@ def test_the_urgent_sweep_runs_every_few_seconds_on_the_urgent_queue(app):
     assert app.extensions["task_routes"][SWEEP_URGENT_TASK]["queue"] == "urgent"
 
 
-def test_an_urgent_row_the_broker_never_got_is_published_by_the_urgent_sweep(app_context, config_override, celery_worker):
+def test_an_urgent_row_the_broker_never_got_is_published_by_the_urgent_sweep(app_context, config_override, http_channels, channel_worker):
     config_override(NOTIFY_URGENT_STUCK_SECONDS=0)
     notification_id = service.notify(
         unique_phone(), "auth.sms_code", {"code": "246810", "minutes": 5}, dedupe_key=f"test:{uuid.uuid4().hex}"
@@ -27,7 +27,7 @@ def test_an_urgent_row_the_broker_never_got_is_published_by_the_urgent_sweep(app
     assert db.session.get(Notification, notification_id).status == "created"
     assert service.sweep_urgent() >= 1
 
-    def sent():  # by whichever SMS gateway the session's worker uses
+    def sent():  # by the module's worker, through the local fake gateways
         status = db.session.get(Notification, notification_id, populate_existing=True).status
         db.session.rollback()
         return status in ("sent", "delivered")
