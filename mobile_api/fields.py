@@ -52,7 +52,7 @@ class Integer(_Integer):
 Int = Integer
 
 
-def _check_year(field_name: str, year: int) -> None:
+def _check_year(year: int) -> None:
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise ValidationError(f"日期超出范围（{MIN_YEAR}–{MAX_YEAR}年）")
 
@@ -67,7 +67,7 @@ class Date(_Date):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
         result = super()._deserialize(value, attr, data, **kwargs)
-        _check_year(self.name, result.year)
+        _check_year(result.year)
         return result
 
 
@@ -76,5 +76,5 @@ class DateTime(_DateTime):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
         result = super()._deserialize(value, attr, data, **kwargs)
-        _check_year(self.name, result.year)
+        _check_year(result.year)
         return result
