@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 
@@ -23,26 +25,47 @@ import redis
 import requests
 
 from tests.auth.face import images
-from tests.robustness.conftest import Gunicorn, free_port
+from tests.robustness.conftest import Gunicorn
 from tests.support import bearer, random_id_number, random_name, register_resident, unique_phone, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 
 
+def _port_outside_the_ephemeral_range() -> int:
+    """A free port below the kernel's ephemeral range: while Redis is down, the clients' reconnects to a
+    port inside that range can connect to themselves (TCP self-connect) and hold the port Redis needs."""
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    for _ in range(100):
+        port = random.randrange(max(1024, low - 12000), low - 1)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
 class RedisServer:
     def __init__(self) -> None:
-        self.port = free_port()
+        self.port = _port_outside_the_ephemeral_range()
         self.dir = tempfile.mkdtemp(prefix="redis-outage-")
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
+        log = open(os.path.join(self.dir, "redis.log"), "ab")
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no", "--dir", self.dir],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.dir],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-        client = redis.Redis(port=self.port)
-        wait_for(lambda: _pings(client), timeout=20, what="redis-server up")
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+
+        def up() -> bool:
+            assert self.process.poll() is None, open(os.path.join(self.dir, "redis.log")).read()[-2000:]
+            return _pings(client)
+
+        wait_for(up, timeout=60, what="redis-server up")
 
     def stop(self) -> None:
         if self.process is not None:
