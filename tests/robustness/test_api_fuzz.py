@@ -171,8 +171,12 @@ def test_every_operation_never_5xx_and_conforms(app, fuzz_tokens):
         f"\nschemathesis: {len(operations)} operations, {sum(calls.values())} calls "
         f"(≤ {EXAMPLES} valid + ≤ {EXAMPLES} invalid examples each), statuses {dict(sorted(statuses.items()))}"
     )
+    print("401 by operation:", unauthorized.most_common(12))
     assert len(operations) >= 70
     assert not failures, "\n\n".join(failures[:15])
+
+
+unauthorized: Counter = Counter()
 
 
 def _fuzz(app, operation, mode: GenerationMode, tokens: dict, calls: Counter, statuses: Counter, failures: list) -> None:
@@ -186,6 +190,8 @@ def _fuzz(app, operation, mode: GenerationMode, tokens: dict, calls: Counter, st
             token = _token_for(app, tokens, operation.method.upper(), operation.path)
             response = case.call_and_validate(headers=bearer(token), checks=CHECKS)
             statuses[response.status_code] += 1
+            if response.status_code == 401:
+                unauthorized[label] += 1
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # a check failed (an exception group): record it with the request, keep exploring
