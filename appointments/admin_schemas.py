@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import time
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, validate, validates_schema
 
 from appointments.models import SpecialDayKind
 from appointments.schemas import CODE_PATTERN, NO_CONTROL_CHARS, HallSchema, TicketSchema
+from mobile_api import fields
 
 TEXT = [validate.Length(min=1, max=200), NO_CONTROL_CHARS]
 PERCENT = validate.Range(min=0, max=100)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from appointments import service
 from appointments.schemas import (
     AvailabilityArgs,
@@ -29,6 +27,7 @@ from appointments.schemas import (
 from mobile_api.access import current_account, current_staff, requires
 from mobile_api.extensions import limiter, principal_or_ip
 from mobile_api.idempotency import idempotent
+from mobile_api.openapi import Blueprint
 from mobile_api.roles import ADMIN, HALL_MANAGER, SUPERVISOR, WINDOW_CLERK
 from mobile_api.settings import setting
 

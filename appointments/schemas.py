@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, validate, validates_schema
 
 from appointments.models import BookingStatus, TicketStatus, WaitlistStatus
+from mobile_api import fields
 from mobile_api.pagination import PageArgs, page_schema
 from mobile_api.timeutil import CITY_TZ
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-DEFAULTS: dict[str, str | int | None] = {
+DEFAULTS: dict[str, str | int | float | None] = {
     # SMS sign-in codes
     "SMS_CODE_TTL_SECONDS": 300,
     "SMS_CODE_RESEND_SECONDS": 60,
@@ -19,12 +19,18 @@ DEFAULTS: dict[str, str | int | None] = {
     # Data export (PIPL art. 45): downloadable once within this many hours; builds per account per 24 h.
     "DATA_EXPORT_TTL_HOURS": 24,
     "DATA_EXPORT_DAILY_LIMIT": 3,
+    # Staff passwords: wrong ones in a row before the account locks; the lock doubles per further failure
+    "STAFF_LOCKOUT_THRESHOLD": 5,
+    "STAFF_LOCKOUT_BASE_SECONDS": 60,
+    "STAFF_LOCKOUT_MAX_SECONDS": 3600,
+    # Redis's copy of the revocation list: how often recent revocations are copied again (auth/revocation.py)
+    "REVOCATION_SYNC_SECONDS": 60.0,
 }
 
 
 def init_app(app: Flask) -> None:
     import auth.messages
-    import auth.tasks  # noqa: F401  (workers must know the tasks)
+    import auth.tasks  # workers must know the tasks
     from auth import face
     from auth.api import auth_blp, me_blp, staff_auth_blp
     from auth.cli import identity_cli, staff_cli
@@ -52,3 +58,5 @@ def init_app(app: Flask) -> None:
     add_beat_job(app, "purge-data-exports", PURGE_TASK, 600.0)
     # Last of all providers: the others report what they had to keep before the account is anonymised.
     register_personal_data(app, "account", export=export_account, erase=erase_account, order=90)
+    if app.config.get("REDIS_URL"):
+        add_beat_job(app, "sync-revocations", auth.tasks.SYNC_REVOCATIONS_TASK, app.config["REVOCATION_SYNC_SECONDS"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Response
 from flask_jwt_extended import get_jwt, jwt_required
-from flask_smorest import Blueprint
 
 from auth import data_rights, service
 from auth.schemas import (
@@ -18,16 +17,19 @@ from auth.schemas import (
     ResidentSchema,
     SmsCodeRequest,
     SmsCodeSent,
+    StaffLockSchema,
     StaffTokenRequest,
     StaffTokenResponse,
     TokenRequest,
     TokenResponse,
+    UnlockRequest,
     WechatRequest,
     WechatResponse,
 )
 from auth.tokens import revoke_family, rotate_refresh_token
 from mobile_api.access import current_account, current_staff, requires, staff_actor
 from mobile_api.extensions import limiter, principal_or_ip
+from mobile_api.openapi import Blueprint
 from mobile_api.roles import ADMIN
 from mobile_api.settings import setting
 
@@ -184,3 +186,13 @@ def add_resident(args: dict):
     """Add (or correct) a resident in the local identity registry (admin)."""
     staff = current_staff()
     return service.resident_summary(service.add_resident(args["name"], args["id_number"], "admin", actor=staff_actor(staff)))
+
+
+@staff_auth_blp.route("/users/<int:staff_id>/unlock", methods=["POST"])
+@requires(roles=[ADMIN])
+@staff_auth_blp.arguments(UnlockRequest)
+@staff_auth_blp.response(200, StaffLockSchema)
+def unlock_staff_user(args: dict, staff_id: int):
+    """Unlock a staff account locked by wrong passwords, and reset its count (admin; audited)."""
+    staff = service.unlock_staff(staff_id, staff_actor(current_staff()), args.get("reason"))
+    return service.lock_summary(staff)

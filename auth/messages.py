@@ -1,6 +1,7 @@
 """Templates of the auth package (face verification's are in ``auth/face/messages.py``; the sign-in code's
 is the platform-level ``notifications.templates.SMS_SIGN_IN_CODE``)."""
 
+from notifications.models import MessageKind
 from notifications.templates import Template, register_template
 
 ACCOUNT_CLOSURE_CODE = register_template(
@@ -11,5 +12,6 @@ ACCOUNT_CLOSURE_CODE = register_template(
         params={"code": str, "minutes": int},
         channels=("sms",),
         urgent=True,
+        kind=MessageKind.CODE,  # a secret: never held, never copied to the inbox
     )
 )

@@ -89,12 +89,15 @@ class RefreshToken(db.Model):
 
 
 class RevokedToken(db.Model):
-    """The revocation list when there is no Redis (embedded default). Keys: ``jti:…``, ``fam:…``."""
+    """The revocation list, always written (Redis, when configured, is a copy that can be lost and is
+    reloaded from here). Keys: ``jti:…``, ``fam:…``."""
 
     __tablename__ = "revoked_tokens"
 
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # 0008_robustness: recent rows are copied to Redis again by the beat job (a write Redis missed).
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True, default=utcnow)
 
 
 class StaffUser(db.Model):
@@ -111,6 +114,9 @@ class StaffUser(db.Model):
     hall_ids: Mapped[list] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # 0008_robustness: wrong passwords in a row, and the lockout they caused (auth/lockout.py).
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Resident(db.Model):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import phonenumbers
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, validate, validates
+
+from mobile_api import fields
 
 
 def normalise_mainland_mobile(value: str) -> str:
@@ -149,3 +151,14 @@ class AccountClosureResult(Schema):
     closed_at = fields.DateTime()
     erased = fields.Dict(metadata={"description": "What each service erased"})
     kept = fields.Dict(metadata={"description": "What each service had to keep, and why"})
+
+
+class UnlockRequest(Schema):
+    reason = fields.String(load_default=None, validate=validate.Length(max=200), metadata={"description": "Why (audited)"})
+
+
+class StaffLockSchema(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    failed_sign_ins = fields.Integer()
+    locked_until = fields.DateTime(allow_none=True)

@@ -9,8 +9,6 @@ import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from marshmallow import ValidationError
 from sqlalchemy import case, select, update
@@ -21,15 +19,19 @@ from stdnum.exceptions import ValidationError as StdnumError
 
 from auth.identity import IdentityResult, get_identity_authority
 from auth.messages import ACCOUNT_CLOSURE_CODE
-from auth.models import Account, CompanyBinding, Resident, SmsCode, StaffUser
+from auth.models import Account, CompanyBinding, Resident, SmsCode
+from auth.staff import create_staff as create_staff
+from auth.staff import lock_summary as lock_summary
+from auth.staff import staff_sign_in as staff_sign_in
+from auth.staff import staff_summary as staff_summary
+from auth.staff import unlock_staff as unlock_staff
 from auth.tokens import TokenPair, issue_tokens
 from auth.wechat import get_wechat_auth
-from mobile_api.access import CITIZEN, STAFF
+from mobile_api.access import CITIZEN
 from mobile_api.audit import record_audit
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
 from mobile_api.pii import blind_index, index_matches, mask_id_number, mask_name, mask_phone
-from mobile_api.roles import ALL_ROLES
 from mobile_api.settings import setting
 from mobile_api.sql import insert_ignoring_conflict
 from mobile_api.timeutil import CITY_TZ, city_now, city_today, utcnow
@@ -38,10 +40,6 @@ from notifications.service import notify
 from notifications.templates import SMS_SIGN_IN_CODE
 
 CODE_TEMPLATES = {"sms": SMS_SIGN_IN_CODE.code, "close": ACCOUNT_CLOSURE_CODE.code}
-
-_password_hasher = PasswordHasher()
-# Verifying against this when the username is unknown keeps response times equal (no user probing).
-_DUMMY_HASH = _password_hasher.hash("not-a-real-password")
 WECHAT_TICKET_SECONDS = 600
 _EPOCH = datetime(2000, 1, 1, tzinfo=CITY_TZ)
 
@@ -268,14 +266,16 @@ def verify_identity(account: Account, name: str, id_number: str) -> Account:
         if account.id_number == id_number and account.name == name:
             return account
         raise Problem(409, "identity_already_verified", "您的账号已完成实名认证，不能更换身份")
-    holder = db.session.scalar(select(Account.id).where(index_matches(Account.id_number_index, id_number, "id_number")))
-    if holder is not None:
-        raise Problem(409, "id_number_bound_elsewhere", "该身份证号已绑定其他账号，如有疑问请拨打12345")
+    # The authority first: a wrong name gets the same answer whether or not the number is bound to
+    # another account, so this endpoint cannot tell anyone which ID numbers are registered here.
     result = get_identity_authority().verify(name, id_number)
     if result is IdentityResult.NOT_FOUND:
         raise Problem(422, "identity_not_found", "未查询到该身份证号的户籍信息，请核对")
     if result is IdentityResult.MISMATCH:
         raise Problem(422, "identity_mismatch", "姓名与身份证号不一致，请核对")
+    holder = db.session.scalar(select(Account.id).where(index_matches(Account.id_number_index, id_number, "id_number")))
+    if holder is not None:
+        raise Problem(409, "id_number_bound_elsewhere", "该身份证号已绑定其他账号，如有疑问请拨打12345")
     try:
         with transaction():
             account.name, account.id_number, account.id_number_index = name, id_number, index
@@ -341,59 +341,4 @@ def resident_summary(resident: Resident) -> dict:
         "name_masked": mask_name(resident.name),
         "id_number_masked": mask_id_number(resident.id_number),
         "source": resident.source,
-    }
-
-
-# --- Staff -------------------------------------------------------------------------------------
-
-
-def create_staff(
-    username: str,
-    password: str,
-    roles: list[str],
-    display_name: str | None = None,
-    department_codes: list[str] | None = None,
-    hall_ids: list[int] | None = None,
-) -> StaffUser:
-    unknown = set(roles) - set(ALL_ROLES)
-    if unknown:
-        raise ValueError(f"unknown roles: {sorted(unknown)}")
-    password_hash = _password_hasher.hash(password)
-    with transaction():
-        staff = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
-        if staff is None:
-            staff = StaffUser(username=username)
-            db.session.add(staff)
-        staff.display_name = display_name or username
-        staff.password_hash = password_hash
-        staff.roles = list(roles)
-        staff.department_codes = list(department_codes or [])
-        staff.hall_ids = list(hall_ids or [])
-        staff.active = True
-    return staff
-
-
-def staff_sign_in(username: str, password: str) -> tuple[TokenPair, StaffUser]:
-    staff = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
-    try:
-        _password_hasher.verify(staff.password_hash if staff else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        staff = None
-    if staff is None or not staff.active:
-        raise Problem(401, "invalid_credentials", "用户名或密码不正确")
-    with transaction():
-        if _password_hasher.check_needs_rehash(staff.password_hash):
-            staff.password_hash = _password_hasher.hash(password)
-        pair = issue_tokens(STAFF, staff.id)
-    return pair, staff
-
-
-def staff_summary(staff: StaffUser) -> dict:
-    return {
-        "id": staff.id,
-        "username": staff.username,
-        "display_name": staff.display_name,
-        "roles": staff.roles,
-        "department_codes": staff.department_codes,
-        "hall_ids": staff.hall_ids,
     }

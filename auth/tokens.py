@@ -2,26 +2,25 @@
 
 Access tokens are short (15 min). Refresh tokens rotate: each can be used once, and all tokens of one
 sign-in share a family id. Presenting a used refresh token again means it was copied, so the whole
-family is revoked (OAuth 2.0 Security BCP, refresh token rotation). Revocation lives in Redis when
-configured — every web process sees it at once — or in the database in the embedded default.
+family is revoked (OAuth 2.0 Security BCP, refresh token rotation). Revocations are written to the
+database and copied to Redis when configured (``auth/revocation.py``).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
-from sqlalchemy import delete, select, update
+from sqlalchemy import update
 
-from auth.models import Account, RefreshToken, RevokedToken, StaffUser
+from auth import revocation
+from auth.models import Account, RefreshToken, StaffUser
 from mobile_api.access import CITIZEN, STAFF, principal_id, subject_for
 from mobile_api.errors import Problem
 from mobile_api.extensions import db
-from mobile_api.redis_client import get_redis
 from mobile_api.settings import setting
-from mobile_api.sql import insert_ignoring_conflict
 from mobile_api.timeutil import utcnow
 from mobile_api.transactions import transaction
 
@@ -87,28 +86,14 @@ def revoke_family(family_id: str) -> None:
         db.session.execute(
             update(RefreshToken).where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None)).values(revoked_at=utcnow())
         )
-    _add_revoked(f"fam:{family_id}", setting("JWT_REFRESH_TOKEN_EXPIRES"))
+    revocation.add(f"fam:{family_id}", setting("JWT_REFRESH_TOKEN_EXPIRES"))
 
 
 def is_revoked(jwt_payload: dict) -> bool:
     keys = [f"jti:{jwt_payload['jti']}"]
     if jwt_payload.get("fam"):
         keys.append(f"fam:{jwt_payload['fam']}")
-    client = get_redis()
-    if client is not None:
-        return client.exists(*[f"revoked:{key}" for key in keys]) > 0
-    found = db.session.scalar(select(RevokedToken.key).where(RevokedToken.key.in_(keys), RevokedToken.expires_at > utcnow()).limit(1))
-    return found is not None
-
-
-def _add_revoked(key: str, ttl: timedelta) -> None:
-    client = get_redis()
-    if client is not None:
-        client.set(f"revoked:{key}", "1", ex=int(ttl.total_seconds()))
-        return
-    with transaction():
-        insert_ignoring_conflict(RevokedToken, key=key, expires_at=utcnow() + ttl)
-        db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at < utcnow()))
+    return revocation.is_revoked(keys)
 
 
 def load_principal(_header: dict, payload: dict) -> Account | StaffUser | None:

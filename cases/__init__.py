@@ -29,9 +29,23 @@ DEFAULTS = {
     "CASES_SCAN_SECONDS": 300,
     "CASES_MAX_IMAGE_BYTES": 10 * 1024 * 1024,
     "CASES_MAX_PDF_BYTES": 15 * 1024 * 1024,
-    "CASES_MAX_IMAGE_PIXELS": 40_000_000,
+    # What a citizen's photo of a paper needs: a 12 Mpx phone photo (4000×3000) passes, a 6300×6300
+    # decompression bomb is refused from its header before any pixel is decoded.
+    "CASES_MAX_IMAGE_PIXELS": 16_000_000,
+    # Stored images are at most this long on their long side (JPEG decodes at a reduced scale).
+    "CASES_IMAGE_MAX_SIDE": 3000,
+    # Images decoded at once per web process: what one process can hold in decoded pixels is bounded
+    # (up to about 160 MB while one 16 Mpx image is decoded and normalised); a request waits up to
+    # CASES_IMAGE_DECODE_WAIT_SECONDS, then 503.
+    "CASES_IMAGE_DECODES_PER_PROCESS": 1,
+    "CASES_IMAGE_DECODE_WAIT_SECONDS": 20.0,
+    # Pillow keeps this many freed 16 MB pixel blocks for reuse: without it each of gunicorn's threads
+    # grows its own malloc arena by a decode's worth of blocks, and the process keeps them all.
+    "CASES_IMAGE_BLOCKS_CACHED": 12,
     "CASES_MAX_PDF_PAGES": 50,
     "CASES_MIN_IMAGE_SIZE": (300, 400),  # shorter side, longer side, in pixels
+    # A case's view carries its newest events; the whole timeline pages at /cases/<no>/timeline.
+    "CASES_TIMELINE_IN_DETAIL": 20,
 }
 
 
@@ -41,6 +55,7 @@ def init_app(app: Flask) -> None:
     from cases.api import BLUEPRINTS
     from cases.demo_data import seed_demo
     from cases.personal_data import erase_cases, export_cases
+    from cases.uploads import bound_pillow_memory
     from mobile_api.celery_app import add_beat_job
     from mobile_api.demo import register_demo_seeder
     from mobile_api.extensions import api
@@ -48,6 +63,7 @@ def init_app(app: Flask) -> None:
     from mobile_api.queues import QueueNames
 
     register_settings(app.config, DEFAULTS)
+    bound_pillow_memory(app.config["CASES_IMAGE_BLOCKS_CACHED"])
     register_demo_seeder(app, 20, seed_demo)
     register_personal_data(app, "cases", export=export_cases, erase=erase_cases, order=40)
     for blueprint in BLUEPRINTS:

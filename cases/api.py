@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, request
-from flask_smorest import Blueprint
+from flask import Response
 
 from cases import catalog, read_model, service, staff, supervision
 from cases.schemas import (
@@ -30,14 +29,16 @@ from cases.schemas import (
     RectificationSchema,
     StaffCaseQuery,
     StaffCaseRead,
+    StaffTimelineQuery,
     StatsQuery,
     StatsSchema,
+    TimelinePage,
     TransitionRequest,
     WarningPage,
 )
 from mobile_api.access import current_account, current_staff, requires, staff_actor
-from mobile_api.errors import Problem
 from mobile_api.idempotency import idempotent
+from mobile_api.openapi import Blueprint
 from mobile_api.pagination import PageArgs
 from mobile_api.roles import ADMIN, HOTLINE_OPERATOR, OFFICER, PREREVIEWER, SUPERVISOR, WINDOW_CLERK
 
@@ -77,6 +78,7 @@ def get_item(code: str):
 @catalog_blp.route("/departments", methods=["GET"])
 @catalog_blp.response(200, DepartmentSchema(many=True))
 def list_departments():
+    """Departments that own service items."""
     return catalog.list_departments()
 
 
@@ -86,6 +88,7 @@ def list_departments():
 @staff_catalog_blp.arguments(ItemWrite)
 @staff_catalog_blp.response(201, ItemGuide)
 def create_item(args: dict):
+    """Create a service item (version 1) in the catalog (admin)."""
     return catalog.create_item(args, staff_actor(current_staff()))
 
 
@@ -114,6 +117,7 @@ def create_case(args: dict):
 @cases_blp.arguments(PageArgs, location="query")
 @cases_blp.response(200, CasePage)
 def list_cases(args: dict):
+    """My cases, newest first."""
     return service.list_citizen_cases(current_account().id, args["page"], args["per_page"])
 
 
@@ -125,15 +129,22 @@ def get_case(case_no: str):
     return Response(read_model.citizen_case_json(current_account().id, case_no), mimetype="application/json")
 
 
+@cases_blp.route("/<case_no>/timeline", methods=["GET"])
+@requires(level=1)
+@cases_blp.arguments(PageArgs, location="query")
+@cases_blp.response(200, TimelinePage)
+def case_timeline(args: dict, case_no: str):
+    """My case's whole timeline, newest first, page by page (the case view carries the newest events)."""
+    return service.citizen_timeline(current_account().id, case_no, args["page"], args["per_page"])
+
+
 @cases_blp.route("/<case_no>/materials", methods=["POST"])
 @requires(level=1)
-@cases_blp.arguments(MaterialUpload, location="form")
+@cases_blp.arguments(MaterialUpload, location="multipart")
 @cases_blp.response(201, MaterialResult)
 def upload_material(args: dict, case_no: str):
     """Upload one material (multipart ``material_code`` + ``file``): JPG/PNG/PDF, checked on arrival."""
-    upload = request.files.get("file")
-    if upload is None:
-        raise Problem(422, "file_required", "请选择要上传的文件", errors={"file": ["必填"]})
+    upload = args["file"]
     return service.add_material(current_account(), case_no, args["material_code"], upload.filename, upload.read())
 
 
@@ -161,6 +172,7 @@ def rate_case(args: dict, case_no: str):
 @requires(level=1)
 @certificates_blp.response(200, CertificateList)
 def my_certificates():
+    """My certificates, reusable in later applications."""
     return {"items": service.citizen_certificates(current_account().id)}
 
 
@@ -170,6 +182,7 @@ def my_certificates():
 @staff_cases_blp.arguments(StaffCaseQuery, location="query")
 @staff_cases_blp.response(200, CasePage)
 def staff_list_cases(args: dict):
+    """Cases in my departments, filtered by status / department / overdue."""
     return staff.staff_list_cases(
         current_staff(),
         status=args.get("status"),
@@ -185,7 +198,17 @@ def staff_list_cases(args: dict):
 @staff_cases_blp.arguments(StaffCaseRead, location="query")
 @staff_cases_blp.response(200, CaseDetail)
 def staff_get_case(args: dict, case_no: str):
+    """One case with its timeline (audited, with the reason given)."""
     return staff.staff_read_case(current_staff(), case_no, args.get("reason"))
+
+
+@staff_cases_blp.route("/cases/<case_no>/timeline", methods=["GET"])
+@requires(roles=STAFF_CASE_ROLES)
+@staff_cases_blp.arguments(StaffTimelineQuery, location="query")
+@staff_cases_blp.response(200, TimelinePage)
+def staff_case_timeline(args: dict, case_no: str):
+    """A case's whole timeline with internal events, newest first, page by page (audited)."""
+    return staff.staff_timeline(current_staff(), case_no, args["page"], args["per_page"], args.get("reason"))
 
 
 @staff_cases_blp.route("/cases/<case_no>/materials/<material_code>/file", methods=["GET"])
@@ -224,6 +247,7 @@ def set_green_channel(args: dict, case_no: str):
 @staff_cases_blp.arguments(StatsQuery, location="query")
 @staff_cases_blp.response(200, StatsSchema)
 def supervision_stats(args: dict):
+    """Figures for a period: cases, on time, overdue, satisfaction."""
     return supervision.stats(current_staff(), args["from_"], args["to"], args.get("department"))
 
 
@@ -232,6 +256,7 @@ def supervision_stats(args: dict):
 @staff_cases_blp.arguments(PageArgs, location="query")
 @staff_cases_blp.response(200, WarningPage)
 def supervision_warnings(args: dict):
+    """Cases in yellow or red: near or past their deadline."""
     return supervision.list_warnings(current_staff(), args["page"], args["per_page"]).as_dict()
 
 
@@ -240,6 +265,7 @@ def supervision_warnings(args: dict):
 @staff_cases_blp.arguments(RectificationQuery, location="query")
 @staff_cases_blp.response(200, RectificationPage)
 def list_rectifications(args: dict):
+    """Rectifications opened by 差评, with their deadlines."""
     return staff.list_rectifications(current_staff(), open_only=args["open"], page=args["page"], per_page=args["per_page"]).as_dict()
 
 

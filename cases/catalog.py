@@ -98,11 +98,14 @@ def create_item(values: dict, actor: str) -> ServiceItem:
 
 
 def new_item_version(code: str, values: dict, actor: str) -> ServiceItem:
-    """Publish a new version; cases started on an older version keep theirs."""
+    """Publish a new version; cases started on an older version keep theirs. A PUT that changes
+    nothing (``{}``, or the current values) publishes nothing and answers the current version."""
     with _publishing():
         old = current_item(code)
-        merged = {name: getattr(old, name) for name in EDITABLE_FIELDS}
-        merged.update({k: v for k, v in values.items() if k in EDITABLE_FIELDS})
+        current = {name: getattr(old, name) for name in EDITABLE_FIELDS}
+        merged = {**current, **{k: v for k, v in values.items() if k in EDITABLE_FIELDS}}
+        if merged == current:
+            return old
         _check_departments(merged)
         claimed = db.session.execute(
             update(ServiceItem).where(ServiceItem.id == old.id, ServiceItem.is_current.is_(True)).values(is_current=False)

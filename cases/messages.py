@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from notifications.models import MessageKind
 from notifications.templates import Template, register_template
 
 SIGN = "【掌上市民之家】"
@@ -38,6 +39,8 @@ for _code, (_body, _extra) in _BODIES.items():
             body=SIGN + _body,
             params={"case_no": str, "item_name": str, **({"detail": str} if "{detail}" in _body else {}), **_extra},
             channels=("sms",),
+            kind=MessageKind.RESULT,  # the citizen's own case moved: never held, always in the inbox
+            title="办件进度",
         )
     )
 

@@ -302,6 +302,8 @@ class Rectification(db.Model):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     done_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Staff and citizens know a case by its case_no, never by the internal id (joined: lists stay one query).
+    case: Mapped[Case] = relationship(lazy="joined")
 
 
 class SupervisionWarning(db.Model):

@@ -27,7 +27,7 @@ from cases.models import (
 )
 from cases.timeline import CITIZEN_ACTOR
 from mobile_api.extensions import db
-from mobile_api.pagination import Page
+from mobile_api.pagination import Page, paginate
 from mobile_api.pii import mask_name
 from mobile_api.settings import setting
 
@@ -89,7 +89,7 @@ def case_detail(case: Case, *, internal: bool = False) -> dict:
     """Everything the citizen sees of one case; ``internal``: staff also see internal events and notes."""
     on = today()
     days = DaysLeft(on, [case.due_on] if case.due_on else [])
-    events = db.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at, CaseEvent.id)).all()
+    recent, timeline_total = _recent_events(case.id, internal)
     materials = {m.material_code: m for m in db.session.scalars(select(CaseMaterial).where(CaseMaterial.case_id == case.id))}
     tasks = db.session.scalars(select(ApprovalTask).where(ApprovalTask.case_id == case.id).order_by(ApprovalTask.department_code)).all()
     names = catalog.department_names({case.department_code, *(task.department_code for task in tasks)})
@@ -122,7 +122,7 @@ def case_detail(case: Case, *, internal: bool = False) -> dict:
         "predicted_completion_on": _predicted_completion(case, on),
         "finished_on": case.finished_on,
         "result_reason": case.result_reason,
-        "returned_issues": _returned_issues(events) if case.status == CaseStatus.PREREVIEW_RETURNED else [],
+        "returned_issues": _returned_issues(case.id) if case.status == CaseStatus.PREREVIEW_RETURNED else [],
         "materials": [_material_view(spec, materials.get(spec["code"])) for spec in item.materials],
         "approval_tasks": [
             {
@@ -133,16 +133,43 @@ def case_detail(case: Case, *, internal: bool = False) -> dict:
             }
             for t in tasks
         ],
-        "timeline": [_event_view(event, staff=internal) for event in events if internal or event.visible],
+        "timeline": [_event_view(event, staff=internal) for event in recent],
+        "timeline_total": timeline_total,
     }
     return detail
 
 
-def _returned_issues(events: list[CaseEvent]) -> list[dict]:
-    for event in reversed(events):
-        if event.action == "prereview_return":
-            return (event.data or {}).get("issues", [])
-    return []
+def _timeline_query(case_id: int, internal: bool):
+    statement = select(CaseEvent).where(CaseEvent.case_id == case_id)
+    return statement if internal else statement.where(CaseEvent.visible.is_(True))
+
+
+def _recent_events(case_id: int, internal: bool) -> tuple[list[CaseEvent], int]:
+    """The newest CASES_TIMELINE_IN_DETAIL events, oldest first, and how many there are in all: a case
+    with 650 events is not a 145 KB view (the rest pages at ``…/timeline``)."""
+    statement = _timeline_query(case_id, internal)
+    newest = db.session.scalars(
+        statement.order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(setting("CASES_TIMELINE_IN_DETAIL"))
+    ).all()
+    total = db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    return list(reversed(newest)), total
+
+
+def timeline_page(case: Case, *, internal: bool, page: int, per_page: int) -> dict:
+    """One page of a case's timeline, newest first (``internal``: with staff-only events and notes)."""
+    statement = _timeline_query(case.id, internal).order_by(CaseEvent.at.desc(), CaseEvent.id.desc())
+    result = paginate(statement, page, per_page)
+    return result.as_dict() | {"items": [_event_view(event, staff=internal) for event in result.items]}
+
+
+def _returned_issues(case_id: int) -> list[dict]:
+    last_return = db.session.scalar(
+        select(CaseEvent)
+        .where(CaseEvent.case_id == case_id, CaseEvent.action == "prereview_return")
+        .order_by(CaseEvent.at.desc(), CaseEvent.id.desc())
+        .limit(1)
+    )
+    return (last_return.data or {}).get("issues", []) if last_return is not None else []
 
 
 def _material_view(spec: dict, material: CaseMaterial | None) -> dict:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from flask_smorest.fields import Upload
+from marshmallow import Schema, ValidationError, validate, validates_schema
 
 from cases.lifecycle import ACTIONS
 from cases.models import CaseStatus, DeliveryPayer, ItemType
+from mobile_api import fields
 from mobile_api.pagination import PageArgs, page_schema
 
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", error="编码格式不正确")
@@ -167,7 +169,10 @@ class CaseCreated(Schema):
 
 
 class MaterialUpload(Schema):
+    """``multipart/form-data``: which material, and its file (JPG/PNG/PDF)."""
+
     material_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    file = Upload(required=True)
 
 
 class MaterialResult(Schema):
@@ -237,7 +242,8 @@ class CaseDetail(Schema):
     returned_issues = fields.List(fields.Dict())
     materials = fields.List(fields.Dict())
     approval_tasks = fields.List(fields.Dict())
-    timeline = fields.List(fields.Nested(TimelineEvent))
+    timeline = fields.List(fields.Nested(TimelineEvent), metadata={"description": "The newest events, oldest first"})
+    timeline_total = fields.Integer(metadata={"description": "All events; page them at …/timeline"})
     # Added by the packages above cases through cases.events.case_view_requested (express: the parcel timeline).
     delivery = fields.Dict(allow_none=True)
     colour = fields.String()
@@ -306,6 +312,13 @@ class StaffCaseRead(Schema):
     reason = fields.String(validate=validate.Length(max=200), metadata={"description": "why the case is opened (audit)"})
 
 
+class StaffTimelineQuery(PageArgs):
+    reason = fields.String(validate=validate.Length(max=200), metadata={"description": "why the case is opened (audit)"})
+
+
+TimelinePage = page_schema(TimelineEvent, "TimelinePage")
+
+
 class StatsQuery(Schema):
     from_ = fields.Date(required=True, data_key="from")
     to = fields.Date(required=True)
@@ -355,7 +368,7 @@ class RectificationQuery(PageArgs):
 
 class RectificationSchema(Schema):
     id = fields.Integer()
-    case_id = fields.Integer()
+    case_no = fields.String(attribute="case.case_no")
     department_code = fields.String()
     due_on = fields.Date()
     colour = fields.String()

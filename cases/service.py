@@ -32,7 +32,7 @@ from cases.models import (
     Rectification,
     ServiceItem,
 )
-from cases.presentation import certificate_view, summaries
+from cases.presentation import certificate_view, summaries, timeline_page
 from cases.storage import delete_file, store_bytes
 from cases.timeline import CITIZEN_ACTOR, add_event, claim_case, cn_date, notify_citizen
 from cases.uploads import check_upload
@@ -91,6 +91,11 @@ def case_for_citizen(account_id: str, case_no: str) -> Case:
     if case is None:
         raise Problem(404, "case_not_found", "未找到该办件", case_no=case_no)
     return case
+
+
+def citizen_timeline(account_id: str, case_no: str, page: int, per_page: int) -> dict:
+    """The citizen's own case's timeline, newest first, one page at a time."""
+    return timeline_page(case_for_citizen(account_id, case_no), internal=False, page=page, per_page=per_page)
 
 
 def add_material(account: Account, case_no: str, material_code: str, filename: str | None, data: bytes) -> CaseMaterial:

@@ -14,7 +14,7 @@ from auth.models import Account, StaffUser
 from cases.clock import today
 from cases.lifecycle import ACTIONS, allowed_actions, has_role, in_scope
 from cases.models import PREREVIEW_STATUSES, RUNNING_STATUSES, ApprovalTask, Case, CaseMaterial, CaseStatus, Rectification
-from cases.presentation import case_detail, summaries
+from cases.presentation import case_detail, summaries, timeline_page
 from cases.storage import load_bytes
 from cases.timeline import add_event, claim_case, notify_citizen
 from cases.transitions import HANDLERS
@@ -64,6 +64,15 @@ def staff_read_case(staff: StaffUser, case_no: str, reason: str | None = None) -
         detail = staff_detail(case, staff)
         record_audit(staff_actor(staff), "case.read", "case", case.case_no, reason=reason)
     return detail
+
+
+def staff_timeline(staff: StaffUser, case_no: str, page: int, per_page: int, reason: str | None = None) -> dict:
+    """A case's full timeline with internal events, newest first (audited like a read of the case)."""
+    with transaction():
+        case = staff_case(staff, case_no)
+        result = timeline_page(case, internal=True, page=page, per_page=per_page)
+        record_audit(staff_actor(staff), "case.timeline.read", "case", case.case_no, reason=reason)
+    return result
 
 
 def staff_material_file(staff: StaffUser, case_no: str, material_code: str, reason: str | None = None) -> tuple[bytes, str, str]:

@@ -1,7 +1,12 @@
 """Checking an uploaded material: what it really is (magic bytes), how big, and whether it is usable.
 
 Images are decoded with Pillow (EXIF orientation applied, re-encoded without metadata, minimum
-resolution checked); PDFs are opened and page-counted with pypdf. Undecodable files are refused at
+resolution checked); PDFs are opened and page-counted with pypdf.
+
+Memory: the pixel cap is checked on the header before decoding; JPEGs decode at a reduced scale
+(``draft``) and every stored image is at most CASES_IMAGE_MAX_SIDE long; and a web process decodes at
+most CASES_IMAGE_DECODES_PER_PROCESS images at once (a semaphore bounding this process's memory, not
+guarding shared data), so however many uploads arrive together a process holds a bounded amount of pixels. Undecodable files are refused at
 once (422); a readable file that fails a quality rule is kept with a failed check, which the
 pre-submission check reports together with every other problem.
 """
@@ -9,6 +14,7 @@ pre-submission check reports together with every other problem.
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass, field
 
@@ -58,17 +64,47 @@ def check_upload(data: bytes, accepted_formats: list[str]) -> CheckedFile:
     return _check_pdf(data) if kind == "pdf" else _check_image(data, kind)
 
 
+def bound_pillow_memory(blocks: int) -> None:
+    """Reuse freed pixel blocks across threads (see CASES_IMAGE_BLOCKS_CACHED): a process's memory is then
+    what it decodes at once plus this cache, not that times its number of threads."""
+    Image.core.set_blocks_max(blocks)
+
+
+_decode_slots: threading.BoundedSemaphore | None = None
+_decode_slots_lock = threading.Lock()
+
+
+def _decode_slot() -> threading.BoundedSemaphore:
+    global _decode_slots
+    with _decode_slots_lock:
+        if _decode_slots is None:
+            _decode_slots = threading.BoundedSemaphore(setting("CASES_IMAGE_DECODES_PER_PROCESS"))
+        return _decode_slots
+
+
 def _check_image(data: bytes, kind: str) -> CheckedFile:
-    max_pixels = setting("CASES_MAX_IMAGE_PIXELS")
+    slots = _decode_slot()
+    if not slots.acquire(timeout=setting("CASES_IMAGE_DECODE_WAIT_SECONDS")):
+        raise Problem(503, "image_check_busy", "图片处理繁忙，请稍后重试", headers={"Retry-After": "5"})
+    try:
+        return _decode_and_normalise(data, kind)
+    finally:
+        slots.release()
+
+
+def _decode_and_normalise(data: bytes, kind: str) -> CheckedFile:
+    max_pixels, max_side = setting("CASES_MAX_IMAGE_PIXELS"), setting("CASES_IMAGE_MAX_SIDE")
     too_large = Problem(413, "image_too_large", "图片像素太大，请压缩后再上传", max_pixels=max_pixels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-            if image.width * image.height > max_pixels:
+            if image.width * image.height > max_pixels:  # from the header: nothing decoded yet
                 raise too_large
             orientation = image.getexif().get(0x0112, 1)
+            image.draft("RGB", (max_side, max_side))  # JPEG: decode at 1/2, 1/4 … scale when that is enough
             image.load()
+            image.thumbnail((max_side, max_side))
             upright = ImageOps.exif_transpose(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise too_large from None

@@ -3,6 +3,7 @@ subscribe message or SMS. Registered at import; sent only through ``notification
 
 from __future__ import annotations
 
+from notifications.models import MessageKind
 from notifications.templates import Template, register_template
 
 SIGN = "【掌上市民之家】"
@@ -71,6 +72,8 @@ for _code, (_title, _body, _extra, _wechat_id) in _MESSAGES.items():
             channels=("inbox", "wechat", "sms"),
             title=_title,
             wechat_template_id=_wechat_id,
+            # A parcel at the door is a change that matters today; the rest report the citizen's own business.
+            kind=MessageKind.CHANGE if _code == "express.out_for_delivery" else MessageKind.RESULT,
         )
     )
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, validate, validates_schema
 
 from auth.schemas import MobilePhone
 from express.models import DeliveryMethod, DeliveryStatus, Direction
+from mobile_api import fields
 from mobile_api.pagination import PageArgs, page_schema
 
 REGION_CODE = validate.Regexp(r"^\d{6}$", error="应为6位行政区划代码")

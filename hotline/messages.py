@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from notifications.models import MessageKind
 from notifications.templates import Template, register_template
 
 SIGN = "【掌上市民之家】"
@@ -15,6 +16,7 @@ VERIFICATION_CODE = register_template(
         params={"code": str, "minutes": int},
         channels=("sms",),
         urgent=True,
+        kind=MessageKind.CODE,  # a secret: never held, never copied to the inbox
         title="热线身份核验",
     )
 )

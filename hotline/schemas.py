@@ -3,10 +3,11 @@ departments, citizens). Supervisors' and admins' schemas are in ``hotline/staff_
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
 from hotline.models import Satisfaction, TicketStatus, TicketType
 from hotline.tickets import OPERATOR_ACTIONS
+from mobile_api import fields
 from mobile_api.pagination import PageArgs, page_schema
 
 MOBILE = validate.Regexp(r"^1[3-9]\d{9}$", error="请输入11位手机号")

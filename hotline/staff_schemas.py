@@ -4,9 +4,10 @@ flags and Open311 keys."""
 from __future__ import annotations
 
 from limits import parse
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import Schema, ValidationError, validate, validates, validates_schema
 
 from hotline.schemas import STATUSES
+from mobile_api import fields
 from mobile_api.pagination import PageArgs, page_schema
 
 

@@ -51,11 +51,12 @@ def _import_models() -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from mobile_api import request_guards
+    from mobile_api import openapi, request_guards
     from mobile_api.errors import ProblemSchema, register_error_handlers
     from mobile_api.extensions import api, db, jwt, limiter, migrate
     from mobile_api.jwt_callbacks import register_jwt_callbacks
 
+    request_guards.register_converters(app)  # before any route exists
     db.init_app(app)
     _configure_sqlite(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
@@ -64,8 +65,13 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     api.ERROR_SCHEMA = ProblemSchema
     api.init_app(
-        app, spec_kwargs={"components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}}
+        app,
+        spec_kwargs={
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+            "extra_plugins": [openapi.DocumentPlugin()],
+        },
     )
+    openapi.init_spec(api)
     request_guards.init_app(app)
     from mobile_api.metrics import init_metrics
 

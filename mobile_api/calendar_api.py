@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
-from mobile_api import workdays
+from mobile_api import fields, workdays
 from mobile_api.access import current_staff, requires, staff_actor
 from mobile_api.errors import Problem
+from mobile_api.openapi import Blueprint
 from mobile_api.roles import ADMIN, SUPERVISOR
 
 calendar_blp = Blueprint("calendar", __name__, url_prefix="/api/v1/staff/calendar", description="工作日历（法定节假日与调休）")

@@ -83,6 +83,7 @@ def load_config(overrides: dict | None = None) -> dict:
         # Bodies: uploads are capped per endpoint; this is the absolute ceiling.
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 20 * 1024 * 1024),
         "MAX_JSON_BODY": _int("MAX_JSON_BODY", 64 * 1024),
+        "MAX_JSON_DEPTH": _int("MAX_JSON_DEPTH", 32),
         # JWT
         "JWT_SECRET_KEY": _env("JWT_SECRET_KEY", DEV_JWT_SECRET_KEY),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=_int("JWT_ACCESS_SECONDS", 900)),
@@ -102,6 +103,10 @@ def load_config(overrides: dict | None = None) -> dict:
         # window's reset; mobile_api.errors sets Retry-After on the limiter's 429s itself.
         "RATELIMIT_HEADERS_ENABLED": False,
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        # Redis down: limits go on in process memory (fail open to a local limit), never a 500.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         # External parties
         "SMS_WEBHOOK_SECRET": _env("SMS_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET),
         "WECHAT_PROVIDER": _env("WECHAT_PROVIDER", "local"),

@@ -12,8 +12,11 @@ import time
 from typing import Any
 
 from flask import Flask, Response, g, json
-from marshmallow import Schema, fields
+from marshmallow import INCLUDE, Schema
+from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
+
+from mobile_api import fields
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,11 @@ class Problem(Exception):
 
 
 class ProblemSchema(Schema):
-    """The error body every endpoint returns (documented in OpenAPI)."""
+    """The error body every endpoint returns (documented in OpenAPI). Problems add their own members
+    (``max_bytes``, ``retry_after``, ``allowed_actions`` …), so the document allows more properties."""
+
+    class Meta:
+        unknown = INCLUDE
 
     type = fields.String(metadata={"example": "about:blank"})
     status = fields.Integer(metadata={"example": 422})
@@ -112,6 +119,8 @@ def _from_http_exception(exc: HTTPException) -> Problem:
     headers = {}
     if status == 405 and getattr(exc, "valid_methods", None):
         headers["Allow"] = ", ".join(exc.valid_methods)
+    if status == 413:
+        headers["Connection"] = "close"  # the unread rest of the body must not be taken for a next request
     if status == 429:
         code, title = HTTP_PROBLEMS[429]
         headers["Retry-After"] = str(_limiter_retry_after())
@@ -139,6 +148,17 @@ def register_error_handlers(app: Flask) -> None:
             if name in original.headers and name not in response.headers:
                 response.headers[name] = original.headers[name]
         return response
+
+    @app.errorhandler(RedisError)
+    def _redis_down(exc: RedisError) -> Response:
+        # Rate limits and the revocation check degrade by themselves; what really needs Redis says so.
+        log.warning("Redis unavailable: %s", type(exc).__name__)
+        return problem_response(Problem(503, "redis_unavailable", "服务暂时不可用，请稍后再试", headers={"Retry-After": "5"}))
+
+    @app.errorhandler(RecursionError)
+    def _too_deep(_exc: RecursionError) -> Response:
+        # The request guard refuses deep JSON before parsing; this is the backstop for any other input.
+        return problem_response(Problem(422, "input_too_deep", "请求内容嵌套层级过深"))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

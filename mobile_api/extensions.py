@@ -6,10 +6,11 @@ from flask import request
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from mobile_api.openapi import ProblemApi
 
 # Stable constraint names so Alembic autogenerate and batch migrations on SQLite agree.
 NAMING_CONVENTION = {
@@ -42,4 +43,4 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 jwt = JWTManager()
 limiter = Limiter(key_func=client_ip)
-api = Api()
+api = ProblemApi()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, jsonify
-from flask_smorest import Blueprint
 from kombu import Connection
 from sqlalchemy import text
 
 from mobile_api.errors import Problem, problem_response
 from mobile_api.extensions import db
+from mobile_api.openapi import Blueprint
 from mobile_api.redis_client import get_redis
 
 log = logging.getLogger(__name__)

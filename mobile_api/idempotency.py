@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from collections.abc import Callable
 
 from flask import Response, current_app, request
@@ -25,8 +26,10 @@ from sqlalchemy.exc import IntegrityError
 from mobile_api.errors import Problem, problem_response
 from mobile_api.extensions import client_ip, db
 from mobile_api.models import IdempotencyRecord
+from mobile_api.openapi import mark_idempotent
 
 HEADER = "Idempotency-Key"
+_VALID_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 def _owner() -> str:
@@ -48,8 +51,8 @@ def idempotent(view: Callable) -> Callable:
         key = request.headers.get(HEADER)
         if not key:
             return view(*args, **kwargs)
-        if len(key) > 128:
-            raise Problem(400, "idempotency_key_invalid", "Idempotency-Key 过长")
+        if not _VALID_KEY.fullmatch(key):
+            raise Problem(400, "idempotency_key_invalid", "Idempotency-Key 应为不超过128个可见ASCII字符")
         owner, fingerprint = _owner(), _fingerprint()
         record = IdempotencyRecord(owner=owner, key=key, fingerprint=fingerprint)
         db.session.add(record)
@@ -76,6 +79,8 @@ def idempotent(view: Callable) -> Callable:
             _release(owner, key)
         return response
 
+    wrapper.honours_idempotency_key = True  # kept by the decorators above (functools.wraps copies it)
+    mark_idempotent(wrapper)
     return wrapper
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 from sqlalchemy import Select, func, select
 
+from mobile_api import fields
 from mobile_api.extensions import db
 
 MAX_PER_PAGE = 100

@@ -13,12 +13,17 @@ publishes rows the broker never got, rows whose deferral is over, and settles ro
 ``sending`` by asking the providers (Alibaba Cloud ``QuerySendDetails``, Tencent Cloud
 ``PullSmsSendStatusByPhoneNumber``, a generic gateway's ``GET /v1/sms/<reference>``) instead of sending again.
 
-Channels, per template in order: ``inbox`` (a copy for account holders), then the first usable of
-``wechat`` (bound WeChat + a one-time subscription + ``wechat_template_id``; refused → SMS) and ``sms``
-(``SMS_PROVIDER``: Alibaba Cloud and Tencent Cloud through their SDKs, ``sms_vendors/``, or generic HTTP
-gateways; failover by recent error rate, ``providers.py``). Non-essential templates respect the citizen's
-opt-outs; non-urgent ones wait for the end of quiet hours (NOTIFY_QUIET_HOURS, city time) and are
-limited per phone (NOTIFY_SMS_PER_RECIPIENT per NOTIFY_SMS_RATE_WINDOW_SECONDS, deferred not dropped).
+Channels: the in-app inbox copy first — written by ``notify()`` with the outbox row, in the caller's
+transaction, for every message to an account holder except sign-in codes, never held — then the first
+usable of ``wechat`` (bound WeChat + a one-time subscription + ``wechat_template_id``; refused → SMS)
+and ``sms`` (``SMS_PROVIDER``: Alibaba Cloud and Tencent Cloud through their SDKs, ``sms_vendors/``, or
+generic HTTP gateways; failover by recent error rate, ``providers.py``). A template's kind
+(``models.MessageKind``) decides the rest: only reminders and notices are optional (the citizen's
+opt-outs), wait for the end of quiet hours (NOTIFY_QUIET_HOURS, city time) and are limited per phone
+(NOTIFY_SMS_PER_RECIPIENT per NOTIFY_SMS_RATE_WINDOW_SECONDS, deferred not dropped); a result, a code or
+a same-day change is never held. An urgent publish that fails is retried at once with a short backoff,
+and ``notifications.sweep_urgent`` (every NOTIFY_URGENT_SWEEP_SECONDS, urgent queue) publishes what
+the broker still never got.
 
 Shared state (Redis when configured, else the database): per-recipient counters and provider error
 rates (``channel_counters``), the WeChat access token (``channel_tokens``).
@@ -95,6 +100,9 @@ DEFAULTS: dict[str, str | int | float] = {
     "NOTIFY_URGENT_MAX_AGE_SECONDS": 600,
     "NOTIFY_STUCK_SECONDS": 60,
     "NOTIFY_SWEEP_SECONDS": 30.0,
+    # Urgent messages (sign-in codes) the broker never got are published again within seconds.
+    "NOTIFY_URGENT_STUCK_SECONDS": 3,
+    "NOTIFY_URGENT_SWEEP_SECONDS": 5.0,
 }
 
 
@@ -128,7 +136,7 @@ def init_app(app: Flask) -> None:
     from mobile_api.extensions import api
     from mobile_api.queues import QueueNames
     from notifications.api import inbox_blp, sandbox_blp, staff_blp, webhook_blp
-    from notifications.outbox import SEND_TASK, SEND_URGENT_TASK
+    from notifications.outbox import SEND_TASK, SEND_URGENT_TASK, SWEEP_URGENT_TASK
     from notifications.outbox_metrics import outbox_metrics
     from notifications.personal_data import erase_messages, export_messages
 
@@ -143,3 +151,5 @@ def init_app(app: Flask) -> None:
     register_startup_check(app, check_sms_providers)
     register_scrape_collector(app, outbox_metrics)
     register_personal_data(app, "messages", export=export_messages, erase=erase_messages, order=80)
+    add_task_route(app, SWEEP_URGENT_TASK, QueueNames.URGENT)
+    add_beat_job(app, "sweep-urgent-notifications", SWEEP_URGENT_TASK, app.config["NOTIFY_URGENT_SWEEP_SECONDS"], queue=QueueNames.URGENT)

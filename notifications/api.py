@@ -10,11 +10,11 @@ import time
 from collections.abc import Callable
 
 from flask import request
-from flask_smorest import Blueprint
 
 from mobile_api.access import current_account, current_staff, requires, staff_actor
 from mobile_api.errors import Problem
 from mobile_api.idempotency import idempotent
+from mobile_api.openapi import Blueprint
 from mobile_api.pagination import page_schema
 from mobile_api.roles import SUPERVISOR
 from notifications import service
@@ -106,7 +106,7 @@ def get_my_preferences():
 @inbox_blp.arguments(PreferencesUpdate)
 @inbox_blp.response(200, PreferencesSchema)
 def put_my_preferences(args: dict):
-    """Opt out of non-essential SMS / WeChat messages, or turn quiet hours (22:00–08:00) off."""
+    """Opt out of optional SMS / WeChat messages (reminders, notices), or turn quiet hours (22:00–08:00) off."""
     return service.update_preferences(current_account().id, args)
 
 

@@ -7,8 +7,8 @@ Each step that writes is a ``transaction()`` block of its own, committed before 
    mid-send leaves the row ``sending``, which the sweep settles by asking the gateways whether they got
    it (never by sending again);
 2. for WeChat, one subscription consumed (also before the call: a grant allows one message);
-3. the result (``sent``/``delivered`` with the inbox copy, or a failure), committed with relaxed
-   durability on PostgreSQL (``_relaxed_durability``).
+3. the result (``sent``/``delivered``, or a failure), committed with relaxed durability on PostgreSQL
+   (``_relaxed_durability``). The inbox copy is not written here: ``notify()`` wrote it with the row.
 
 Because those commits must really happen, ``send()`` refuses to run inside a caller's block.
 Channels, per template in order: ``inbox`` (a copy for account holders), then the first usable of
@@ -25,7 +25,6 @@ from sqlalchemy import or_, text, update
 
 from mobile_api.extensions import db
 from mobile_api.settings import setting
-from mobile_api.sql import insert_ignoring_conflict
 from mobile_api.timeutil import utcnow
 from mobile_api.transactions import in_transaction_block, transaction
 from notifications import counters
@@ -34,7 +33,6 @@ from notifications.inbox import get_preferences, set_subscription
 from notifications.models import (
     FAILED_STATUSES,
     Channel,
-    InboxMessage,
     Notification,
     NotificationEvent,
     NotificationStatus,
@@ -75,14 +73,14 @@ def send(notification_id: str) -> str:
         try:
             template = get_template(notification.template_code)
         except TemplateError as exc:  # no template, so no inbox copy either
-            _finish(notification, NotificationStatus.PERMANENT_FAILURE, f"template_error: {exc}", inbox=False)
+            _finish(notification, NotificationStatus.PERMANENT_FAILURE, f"template_error: {exc}")
             return NotificationStatus.PERMANENT_FAILURE
         too_old = _age_limit_exceeded(notification, template, now)
         if too_old:
-            _finish(notification, NotificationStatus.PERMANENT_FAILURE, too_old, inbox=False)
+            _finish(notification, NotificationStatus.PERMANENT_FAILURE, too_old)
             return NotificationStatus.PERMANENT_FAILURE
         channels, skipped = _usable_push_channels(notification, template)
-        if channels[:1] == [Channel.SMS] and _deferred_by_rate_limit(notification):
+        if channels[:1] == [Channel.SMS] and _deferred_by_rate_limit(notification, template):
             return NotificationStatus.CREATED
     return _send_claimed(notification, template, json.loads(notification.params), channels, skipped)
 
@@ -120,11 +118,11 @@ def _send_claimed(notification: Notification, template: Template, params: dict, 
             continue
         if position > 0:  # SMS as a fallback was not counted in the claim: count it, committed before the gateway call
             with transaction():
-                deferred = _deferred_by_rate_limit(notification)
+                deferred = _deferred_by_rate_limit(notification, template)
             if deferred:
                 return NotificationStatus.CREATED
         return _send_sms(notification, outgoing_sms(notification, template, params, text))
-    if Channel.INBOX in template.channels and notification.account_id:
+    if template.has_inbox_copy and notification.account_id:
         _finish(
             notification,
             NotificationStatus.DELIVERED,
@@ -132,7 +130,7 @@ def _send_claimed(notification: Notification, template: Template, params: dict, 
             channel=Channel.INBOX,
         )
         return NotificationStatus.DELIVERED
-    _finish(notification, NotificationStatus.CANCELLED, "no usable channel" + (f": {'; '.join(skipped)}" if skipped else ""), inbox=False)
+    _finish(notification, NotificationStatus.CANCELLED, "no usable channel" + (f": {'; '.join(skipped)}" if skipped else ""))
     return NotificationStatus.CANCELLED
 
 
@@ -169,10 +167,11 @@ def _note(notification: Notification, detail: str) -> None:
     db.session.add(NotificationEvent(notification_id=notification.id, status=NotificationStatus.SENDING, detail=detail))
 
 
-def _deferred_by_rate_limit(notification: Notification) -> bool:
-    """Per-recipient SMS limit for non-urgent messages (shared by all workers), counted in the
-    caller's transaction. Over the limit, the message goes back to the outbox until the window ends."""
-    if notification.urgent:
+def _deferred_by_rate_limit(notification: Notification, template: Template) -> bool:
+    """Per-recipient SMS limit for reminders and notices (shared by all workers), counted in the caller's
+    transaction. Over the limit, the message goes back to the outbox until the window ends. A result, a
+    code or a same-day change is never held (``MessageKind``)."""
+    if notification.urgent or not template.held:
         return False
     window = setting("NOTIFY_SMS_RATE_WINDOW_SECONDS")
     if counters.hit(f"rate:sms:{notification.phone}", window) <= setting("NOTIFY_SMS_PER_RECIPIENT"):
@@ -257,11 +256,10 @@ def _record_failed_attempt(notification: Notification, provider: str, exc: Chann
 
 
 def _record_sent(notification: Notification, channel: Channel, result: SendResult) -> str:
-    """Step 3: what the channel accepted, with the inbox copy (and a local adapter's sandbox row)."""
+    """Step 3: what the channel accepted (and a local adapter's sandbox row)."""
     values = {"channel": channel, "provider": result.provider, "provider_ref": result.provider_ref, "segments": result.segments}
     with transaction():
         _relaxed_durability()
-        _add_inbox_copy(notification)
         transition(notification.id, NotificationStatus.SENT, f"{channel} via {result.provider}", sent_at=utcnow(), **values)
         if result.delivered:
             transition(notification.id, NotificationStatus.DELIVERED, f"{result.provider}: accepted by the recipient's channel")
@@ -276,27 +274,9 @@ def _relaxed_durability() -> None:
         db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
-def _finish(notification: Notification, status: NotificationStatus, detail: str, *, inbox: bool = True, **values: Any) -> None:
-    """Move to a final status (inbox copy included when the template has one)."""
+def _finish(notification: Notification, status: NotificationStatus, detail: str, **values: Any) -> None:
+    """Move to a final status."""
     with transaction():
-        if inbox:
-            _add_inbox_copy(notification)
         if status in FAILED_STATUSES:
             values["last_error"] = detail
         transition(notification.id, status, detail, **values)
-
-
-def _add_inbox_copy(notification: Notification) -> None:
-    if not notification.account_id:
-        return
-    template = get_template(notification.template_code)
-    if Channel.INBOX not in template.channels:
-        return
-    insert_ignoring_conflict(
-        InboxMessage,
-        account_id=notification.account_id,
-        notification_id=notification.id,
-        title=template.title or "消息通知",
-        body=template.render(json.loads(notification.params)),
-        created_at=utcnow(),
-    )

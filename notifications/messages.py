@@ -1,5 +1,6 @@
 """Templates owned by the notifications package itself (generic notices used by staff tools and tests)."""
 
+from notifications.models import MessageKind
 from notifications.templates import Template, register_template
 
 SERVICE_NOTICE = register_template(
@@ -8,8 +9,8 @@ SERVICE_NOTICE = register_template(
         version=1,
         body="【掌上市民之家】{content}",
         params={"content": str},
-        channels=("inbox", "wechat", "sms"),
-        essential=False,
+        channels=("wechat", "sms"),
+        kind=MessageKind.NOTICE,
         title="服务通知",
         wechat_template_id="service-notice",
     )
@@ -22,7 +23,6 @@ SMS_NOTICE = register_template(
         body="【掌上市民之家】{content}",
         params={"content": str},
         channels=("sms",),
-        essential=True,
         title="短信通知",
     )
 )

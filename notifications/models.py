@@ -35,6 +35,25 @@ class Channel(StrEnum):
     SMS = "sms"
 
 
+class MessageKind(StrEnum):
+    """What a message is to the citizen; it decides what may hold it back and what the citizen may turn off.
+
+    Every kind but ``code`` gets its inbox copy at once, in the transaction that created the message.
+    Quiet hours and the per-phone SMS cap hold only ``reminder`` and ``notice``; those are also the only
+    optional kinds (the citizen's SMS / WeChat opt-outs apply to them; their inbox copy always stays).
+    """
+
+    CODE = "code"  # a one-time sign-in code: never held, never in the inbox (a secret, and usually no account yet)
+    RESULT = "result"  # the outcome of the citizen's own business: a case result, a booking, a verification
+    CHANGE = "change"  # a change that matters today: a place offered, a queue number called, a hall closed
+    REMINDER = "reminder"  # a reminder of something already known (an appointment tomorrow)
+    NOTICE = "notice"  # a general, marketing-like notice
+
+
+HELD_KINDS = frozenset({MessageKind.REMINDER, MessageKind.NOTICE})
+OPTIONAL_KINDS = frozenset({MessageKind.REMINDER, MessageKind.NOTICE})
+
+
 FINAL_STATUSES = (
     NotificationStatus.DELIVERED,
     NotificationStatus.TEMPORARY_FAILURE,
@@ -78,7 +97,7 @@ class Notification(db.Model):
     # Not before this time (quiet hours, per-recipient rate limit); the sweep publishes it then.
     deliver_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
     wechat_openid: Mapped[str | None] = mapped_column(String(64))
-    essential: Mapped[bool] = mapped_column(Boolean, default=True)
+    essential: Mapped[bool] = mapped_column(Boolean, default=True)  # not optional (MessageKind): opt-outs do not apply
     final_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resent_from: Mapped[str | None] = mapped_column(String(32))
 
@@ -123,7 +142,7 @@ class InboxMessage(db.Model):
 
 
 class NotificationPreference(db.Model):
-    """A citizen's choices: non-essential messages by SMS / WeChat, and quiet hours."""
+    """A citizen's choices: optional messages (reminders, notices) by SMS / WeChat, and quiet hours."""
 
     __tablename__ = "notification_preferences"
 

@@ -1,5 +1,9 @@
 """Writing to the outbox: ``notify()`` adds a row in the caller's transaction; it is published after commit.
 
+The citizen's inbox copy is written in the same transaction, first: it is there the moment the caller
+commits, whatever happens to WeChat or SMS later, and nothing ever holds it back (quiet hours and the
+SMS cap hold only reminders and notices, ``MessageKind``).
+
 After the caller commits, the new rows are published to Celery (and marked ``queued``). If the broker
 is down the rows stay ``created`` and the sweep job publishes them later; if the caller rolls back,
 there is no row and nothing is sent. ``dedupe_key`` is unique: the same key twice sends once.
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime, time, timedelta
+from time import sleep
 from typing import Any
 
 from flask import g, has_request_context
@@ -25,7 +30,7 @@ from mobile_api.settings import setting
 from mobile_api.sql import insert_ignoring_conflict
 from mobile_api.timeutil import CITY_TZ, utcnow
 from notifications.inbox import get_preferences
-from notifications.models import Notification, NotificationEvent, NotificationStatus, new_notification_id
+from notifications.models import InboxMessage, Notification, NotificationEvent, NotificationStatus, new_notification_id
 from notifications.templates import Template, get_template
 
 log = logging.getLogger(__name__)
@@ -33,6 +38,8 @@ log = logging.getLogger(__name__)
 PENDING_KEY = "notifications_to_publish"
 SEND_TASK = "notifications.send"
 SEND_URGENT_TASK = "notifications.send_urgent"  # its own queue, so a sign-in code never waits behind reminders
+SWEEP_URGENT_TASK = "notifications.sweep_urgent"
+URGENT_PUBLISH_BACKOFF = (0.05, 0.2, 0.5)  # seconds between the tries of one urgent publish
 
 
 def notify(
@@ -57,8 +64,9 @@ def notify(
         openid = getattr(account_or_phone, "wechat_openid", None)
     template = get_template(template_code)
     template.validate(params)
+    held = template.held and not urgent
     urgent = urgent or template.urgent
-    deliver_after = None if urgent else _quiet_hours_deferral(account_id, utcnow())
+    deliver_after = _quiet_hours_deferral(account_id, utcnow()) if held else None
     return write_outbox(
         dedupe_key=dedupe_key,
         account_id=account_id,
@@ -71,8 +79,9 @@ def notify(
     )
 
 
-def write_outbox(*, template: Template, urgent: bool, deliver_after: datetime | None, **values: Any) -> str | None:
-    """Insert one outbox row (ignored when its ``dedupe_key`` exists) in the caller's transaction."""
+def write_outbox(*, template: Template, urgent: bool, deliver_after: datetime | None, inbox: bool = True, **values: Any) -> str | None:
+    """Insert one outbox row (ignored when its ``dedupe_key`` exists) and, for an account holder, the
+    inbox copy, in the caller's transaction."""
     notification_id, now = new_notification_id(), utcnow()
     inserted = insert_ignoring_conflict(
         Notification,
@@ -80,7 +89,7 @@ def write_outbox(*, template: Template, urgent: bool, deliver_after: datetime | 
         template_code=template.code,
         template_version=template.version,
         urgent=urgent,
-        essential=template.essential,
+        essential=not template.optional,
         status=NotificationStatus.CREATED,
         deliver_after=deliver_after,
         request_id=getattr(g, "request_id", None) if has_request_context() else None,
@@ -90,6 +99,15 @@ def write_outbox(*, template: Template, urgent: bool, deliver_after: datetime | 
     )
     if not inserted:
         return None
+    if inbox and template.has_inbox_copy and values.get("account_id"):
+        insert_ignoring_conflict(
+            InboxMessage,
+            account_id=values["account_id"],
+            notification_id=notification_id,
+            title=template.title or "消息通知",
+            body=template.render(json.loads(values["params"])),
+            created_at=now,
+        )
     db.session.add(
         NotificationEvent(notification_id=notification_id, status=NotificationStatus.CREATED, detail=_deferral_detail(deliver_after))
     )
@@ -144,22 +162,35 @@ def _forget_after_rollback(session: Session) -> None:
 
 
 def publish(pending: list[tuple[str, bool]]) -> int:
-    """Hand rows to the broker. On the first failure the rest are left to the sweep job (a dead broker
-    must not hold the caller's request for one connection timeout per message)."""
+    """Hand rows to the broker. An urgent row (a sign-in code) that fails is tried again at once with a
+    short backoff (a busy or restarting broker); on a failure that persists, or any non-urgent failure,
+    the rest are left to the sweeps (a dead broker must not hold the caller's request for one connection
+    timeout per message; ``sweep_urgent`` looks again within seconds)."""
     published = []
     for notification_id, urgent in pending:
-        # A signature by name: the registered task's own apply_async where the tasks are imported
-        # (every app process: init_app imports them), else a plain send_task. Routed by name.
-        signature = celery.signature(SEND_URGENT_TASK if urgent else SEND_TASK, args=(notification_id,))
-        try:
-            signature.apply_async(retry=False)
-        except Exception as exc:  # broker down: the rows stay as they are and are swept later
-            log.warning("could not publish %d notification(s): %s", len(pending) - len(published), type(exc).__name__)
+        if not _publish_one(notification_id, urgent):
+            log.warning("could not publish %d notification(s); the sweep will", len(pending) - len(published))
             break
         published.append(notification_id)
     if published:
         _mark_queued(published)
     return len(published)
+
+
+def _publish_one(notification_id: str, urgent: bool) -> bool:
+    # A signature by name: the registered task's own apply_async where the tasks are imported
+    # (every app process: init_app imports them), else a plain send_task. Routed by name.
+    signature = celery.signature(SEND_URGENT_TASK if urgent else SEND_TASK, args=(notification_id,))
+    delays = URGENT_PUBLISH_BACKOFF if urgent else ()
+    for attempt in range(len(delays) + 1):
+        try:
+            signature.apply_async(retry=False)
+            return True
+        except Exception as exc:  # broker down or busy: the row stays as it is and is swept later
+            log.warning("publishing %s failed (attempt %d): %s", notification_id, attempt + 1, type(exc).__name__)
+            if attempt < len(delays):
+                sleep(delays[attempt])
+    return False
 
 
 def _mark_queued(published: list[str]) -> None:

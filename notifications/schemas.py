@@ -1,5 +1,6 @@
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, validate
 
+from mobile_api import fields
 from mobile_api.pagination import PageArgs
 from notifications.models import STATUSES, Channel
 from notifications.receipts import RECEIPT_STATUSES
@@ -39,9 +40,9 @@ class InboxPageSchema(Schema):
 
 
 class PreferencesSchema(Schema):
-    sms = fields.Boolean(metadata={"description": "Non-essential messages by SMS"})
-    wechat = fields.Boolean(metadata={"description": "Non-essential messages by WeChat"})
-    quiet_hours = fields.Boolean(metadata={"description": "Hold non-urgent messages 22:00–08:00"})
+    sms = fields.Boolean(metadata={"description": "Optional messages (reminders, notices) by SMS; the inbox copy always stays"})
+    wechat = fields.Boolean(metadata={"description": "Optional messages (reminders, notices) by WeChat"})
+    quiet_hours = fields.Boolean(metadata={"description": "Hold the SMS / WeChat of reminders and notices 22:00–08:00"})
 
 
 class PreferencesUpdate(Schema):

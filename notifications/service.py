@@ -19,7 +19,7 @@ from notifications.inbox import add_wechat_subscriptions, get_preferences, inbox
 from notifications.outbox import PENDING_KEY, notify, publish, quiet_hours_end
 from notifications.receipts import RECEIPT_STATUSES, check_callback_token, record_receipt, record_vendor_receipts, webhook_secret
 from notifications.staff import counts_last_24h, resend, sandbox_messages, staff_detail, staff_list
-from notifications.sweep import sweep_stuck
+from notifications.sweep import sweep_stuck, sweep_urgent
 
 __all__ = [
     "PENDING_KEY",
@@ -42,6 +42,7 @@ __all__ = [
     "staff_detail",
     "staff_list",
     "sweep_stuck",
+    "sweep_urgent",
     "update_preferences",
     "webhook_secret",
 ]

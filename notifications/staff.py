@@ -84,6 +84,7 @@ def resend(actor: str, notification_id: str, reason: str) -> dict:
             params=original.params,
             urgent=original.urgent,
             deliver_after=None,
+            inbox=False,  # the citizen's inbox already has it (written with the original)
             resent_from=original.id,
         )
         if new_id is None:

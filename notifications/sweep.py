@@ -60,6 +60,28 @@ def sweep_stuck(stuck_after: timedelta | None = None) -> int:
     return published
 
 
+def sweep_urgent() -> int:
+    """The urgent sweep (every NOTIFY_URGENT_SWEEP_SECONDS, on the urgent queue): publish urgent rows the
+    broker never got, seconds after, instead of at the minute-long stuck cut-off. Returns rows published."""
+    cutoff = utcnow() - timedelta(seconds=setting("NOTIFY_URGENT_STUCK_SECONDS"))
+    with transaction():
+        due = db.session.scalars(
+            select(Notification.id)
+            .where(
+                Notification.urgent.is_(True),
+                Notification.status == NotificationStatus.CREATED,
+                Notification.deliver_after.is_(None),
+                Notification.updated_at < cutoff,
+            )
+            .order_by(Notification.created_at)
+            .limit(SWEEP_BATCH)
+        ).all()
+    published = publish([(notification_id, True) for notification_id in due]) if due else 0
+    if due:
+        log.info("urgent sweep: %d stuck, published %d", len(due), published)
+    return published
+
+
 def _settle_abandoned_sends(now: datetime, stuck_after: timedelta) -> list[tuple[str, bool]]:
     # Longer than any live send can take (two gateway timeouts and some), so a live worker is never raced.
     cutoff = now - max(stuck_after, timedelta(seconds=2 * setting("HTTP_TIMEOUT_SECONDS") + 5))

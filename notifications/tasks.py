@@ -12,7 +12,7 @@ import random
 from mobile_api.celery_app import celery
 from mobile_api.settings import setting
 from notifications import service
-from notifications.outbox import SEND_TASK, SEND_URGENT_TASK
+from notifications.outbox import SEND_TASK, SEND_URGENT_TASK, SWEEP_URGENT_TASK
 
 
 def backoff_seconds(attempts: int, base: float) -> float:
@@ -43,6 +43,11 @@ def send_urgent_notification(self, notification_id: str) -> str:
 @celery.task(name="notifications.sweep_stuck")
 def sweep_stuck_notifications() -> int:
     return service.sweep_stuck()
+
+
+@celery.task(name=SWEEP_URGENT_TASK)
+def sweep_urgent_notifications() -> int:
+    return service.sweep_urgent()
 
 
 @celery.task(name="notifications.noop")

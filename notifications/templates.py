@@ -4,10 +4,12 @@ Domain packages register their own templates at import time (``register_template
 parameters are checked when ``notify()`` is called, so a missing parameter fails the caller's test
 instead of sending a blank SMS.
 
-Channels, in order: ``inbox`` (a copy in the in-app inbox whenever the recipient has an account),
-then the first usable *push* channel among ``wechat`` (needs a bound WeChat, a subscription and a
-``wechat_template_id``) and ``sms``. ``essential`` messages ignore the citizen's channel opt-outs;
-``urgent`` ones skip quiet hours and rate limits and go on the ``urgent`` queue.
+A template's ``kind`` (``models.MessageKind``) says what the message is: every kind but ``code`` gets
+an inbox copy whenever the recipient has an account (written with the outbox row, never held); quiet
+hours, the per-phone SMS cap and the citizen's opt-outs apply only to ``reminder`` and ``notice``.
+``channels`` are the *push* channels in order, the first usable one is used: ``wechat`` (needs a bound
+WeChat, a subscription and a ``wechat_template_id``) and ``sms``; ``("inbox",)`` alone means inbox only.
+``urgent`` templates go on the ``urgent`` queue and expire sooner (NOTIFY_URGENT_MAX_AGE_SECONDS).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from string import Formatter
 
-from notifications.models import Channel
+from notifications.models import HELD_KINDS, OPTIONAL_KINDS, Channel, MessageKind
 
 CHANNELS = tuple(Channel)
 PUSH_CHANNELS = (Channel.WECHAT, Channel.SMS)
@@ -33,7 +35,7 @@ class Template:
     params: dict[str, type]
     channels: tuple[str, ...] = ("sms",)
     urgent: bool = False
-    essential: bool = True
+    kind: MessageKind = MessageKind.RESULT
     title: str = ""
     # WeChat subscribe message: the template id registered in the mini program's console; when empty
     # the template is never sent by WeChat. Keys of ``data`` are the template's parameter names.
@@ -51,6 +53,8 @@ class Template:
         unknown = set(self.channels) - set(CHANNELS)
         if unknown or not self.channels:
             raise TemplateError(f"template {self.code}: channels must be among {', '.join(CHANNELS)}, got {self.channels}")
+        if self.kind is MessageKind.CODE and Channel.INBOX in self.channels:
+            raise TemplateError(f"template {self.code}: a code never goes to the inbox")
 
     def validate(self, params: dict) -> None:
         missing = set(self.params) - set(params)
@@ -63,6 +67,20 @@ class Template:
 
     def render(self, params: dict) -> str:
         return self.body.format(**params)
+
+    @property
+    def has_inbox_copy(self) -> bool:
+        return self.kind is not MessageKind.CODE
+
+    @property
+    def held(self) -> bool:
+        """Quiet hours and the per-phone SMS cap may hold it back (never the inbox copy)."""
+        return self.kind in HELD_KINDS and not self.urgent
+
+    @property
+    def optional(self) -> bool:
+        """The citizen's SMS / WeChat opt-outs apply to it."""
+        return self.kind in OPTIONAL_KINDS
 
     @property
     def push_channels(self) -> tuple[str, ...]:
@@ -100,5 +118,6 @@ SMS_SIGN_IN_CODE = register_template(
         params={"code": str, "minutes": int},
         channels=("sms",),
         urgent=True,
+        kind=MessageKind.CODE,
     )
 )

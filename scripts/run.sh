@@ -22,18 +22,60 @@ HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-5000}"
 # Without Redis, rate-limit counters live in process memory: one web process (with threads).
 WEB_WORKERS="${WEB_WORKERS:-$([ -n "${REDIS_URL:-}" ] && echo 4 || echo 1)}"
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+INSTANCE="$(cd "${INSTANCE_PATH:-instance}" && pwd)"
+CONF="$INSTANCE/supervisord.conf"
+# Every process is supervised (supervisor, pinned in requirements.txt): one that dies — kill -9, a crash,
+# an out-of-memory kill — is started again while the others keep running. Ctrl-C stops everything, at
+# once: workers get a cold shutdown (SIGQUIT; with late acks what they held goes back to the broker, and
+# the sweep settles the rest), gunicorn a quick one (SIGINT).
+program() {  # name, command, stop signal
+  cat <<INI
 
-# Sign-in codes get their own worker so a backlog of reminders never delays a sign-in.
-celery -A mobile_api.worker worker -Q urgent -n "urgent@%h" -c 2 --loglevel=INFO & pids+=($!)
-# Notifications: many short tasks; prefetching 8 per process keeps the pool busy (the SQL broker polls).
-# Safe with late acks: what a killed worker had reserved is redelivered or swept (notifications.sweep_stuck).
-celery -A mobile_api.worker worker -Q notify -n "notify@%h" -c 2 --prefetch-multiplier=8 --loglevel=INFO & pids+=($!)
-celery -A mobile_api.worker worker -Q face,express,default -n "main@%h" -c 2 --loglevel=INFO & pids+=($!)
-celery -A mobile_api.worker beat --schedule "${INSTANCE_PATH:-instance}/celerybeat-schedule" --loglevel=INFO & pids+=($!)
-gunicorn -c scripts/gunicorn.conf.py -w "$WEB_WORKERS" --threads 8 -b "$HOST:$PORT" --access-logfile - wsgi:app & pids+=($!)
+[program:$1]
+command=$2
+directory=$ROOT
+autostart=true
+autorestart=true
+startsecs=3
+startretries=1000
+stopsignal=${3:-TERM}
+stopasgroup=true
+killasgroup=true
+stopwaitsecs=10
+redirect_stderr=true
+stdout_logfile=/dev/fd/1
+stdout_logfile_maxbytes=0
+INI
+}
+{
+  cat <<INI
+[supervisord]
+nodaemon=true
+logfile=$INSTANCE/supervisord.log
+pidfile=$INSTANCE/supervisord.pid
+childlogdir=$INSTANCE
+
+[unix_http_server]
+file=$INSTANCE/supervisor.sock
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://$INSTANCE/supervisor.sock
+INI
+  # Sign-in codes get their own worker so a backlog of reminders never delays a sign-in.
+  program worker-urgent "celery -A mobile_api.worker worker -Q urgent -n urgent@%%h -c 2 --loglevel=INFO" QUIT
+  # Notifications: many short tasks; prefetching 8 per process keeps the pool busy (the SQL broker polls).
+  # Safe with late acks: what a killed worker had reserved is redelivered or swept (notifications.sweep_stuck).
+  program worker-notify "celery -A mobile_api.worker worker -Q notify -n notify@%%h -c 2 --prefetch-multiplier=8 --loglevel=INFO" QUIT
+  program worker-main "celery -A mobile_api.worker worker -Q face,express,default -n main@%%h -c 2 --loglevel=INFO" QUIT
+  program beat "celery -A mobile_api.worker beat --schedule $INSTANCE/celerybeat-schedule --loglevel=INFO"
+  # --keep-alive 0: every answer says Connection: close and means it. gunicorn drains at most 64 KB of a
+  # body the app did not read (a 413) and would otherwise close a connection it had announced keep-alive.
+  # Behind the reverse proxy that terminates HTTPS, upstream connections are short anyway.
+  program web "gunicorn -c scripts/gunicorn.conf.py -w $WEB_WORKERS --threads 8 --keep-alive 0 -b $HOST:$PORT --access-logfile - wsgi:app" INT
+} > "$CONF"
 
 cat <<TXT
 
@@ -46,9 +88,9 @@ cat <<TXT
     curl 'http://$HOST:$PORT/api/v1/sandbox/messages?phone=13800138000'      # read the code
     curl -X POST http://$HOST:$PORT/api/v1/auth/tokens -H 'Content-Type: application/json' -d '{"phone":"13800138000","code":"<code>"}'
   Real name (level 2) with a demo resident: {"name":"张伟","id_number":"330203198503120016"} to POST /api/v1/me/identity
-  Staff: POST /api/v1/staff/auth/tokens {"username":"admin|prereviewer|clerk|officer|operator|supervisor","password":"\$DEMO_PASSWORD"}
+  Staff: POST /api/v1/staff/auth/tokens {"username":"admin|prereviewer|clerk|officer|head|hallmanager|operator|supervisor","password":"\$DEMO_PASSWORD"}
          DEMO_PASSWORD defaults to Demo-2026! in the embedded default. Department head (12345 escalations): head
   Open311 GeoReport v2: http://$HOST:$PORT/open311/v2/discovery.json   demo api_key: $(cat "${INSTANCE_PATH:-instance}/open311-demo-api-key" 2>/dev/null || echo "(in the seed-demo output)")
-  Ctrl-C stops everything.
+  Ctrl-C stops everything. A process that dies is restarted (supervisorctl -c $CONF status).
 TXT
-wait -n "${pids[@]}"
+exec supervisord -c "$CONF"

@@ -26,7 +26,7 @@ DEFAULTS: dict[str, str | int | float] = {
     "FACE_CHALLENGE_SECONDS": 180,
     "FACE_BLOB_TTL_SECONDS": 300,
     "FACE_MAX_IMAGE_BYTES": 8 * 1024 * 1024,
-    "FACE_MAX_PIXELS": 40_000_000,
+    "FACE_MAX_PIXELS": 16_000_000,  # a 12 Mpx front camera passes; a decompression bomb is refused from its header
     "FACE_MAX_FRAMES": 5,
     "FACE_DAILY_FAILURES": 5,
     "FACE_MIN_FACE_PX": 80,

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from auth.face import reference, service
 from auth.face.schemas import (
     ChallengeRequest,
     ChallengeSchema,
     ConsentRequest,
     ConsentSchema,
-    ReferencePhotoFiles,
-    ReferencePhotoForm,
     ReferencePhotoSchema,
-    VerificationFiles,
-    VerificationForm,
+    ReferencePhotoUpload,
     VerificationSchema,
+    VerificationUpload,
     WaitArgs,
 )
 from mobile_api.access import current_account, current_staff, requires, staff_actor
 from mobile_api.idempotency import idempotent
+from mobile_api.openapi import Blueprint
 from mobile_api.roles import ADMIN
 
 face_blp = Blueprint("face", __name__, url_prefix="/api/v1/me/face", description="实人认证（人脸识别）")
@@ -64,18 +61,19 @@ def create_challenge(args: dict):
 @face_blp.route("/verifications", methods=["POST"])
 @requires(level=2)
 @idempotent
-@face_blp.arguments(VerificationForm, location="form")
-@face_blp.arguments(VerificationFiles, location="files")
+@face_blp.arguments(VerificationUpload, location="multipart")
 @face_blp.arguments(WaitArgs, location="query")
 @face_blp.response(202, VerificationSchema)
 @face_blp.alt_response(200, schema=VerificationSchema, description="Decided within ``wait`` seconds")
-def submit_verification(form: dict, files: dict, query: dict):
+def submit_verification(upload: dict, query: dict):
     """Submit frames (multipart) for the challenge; decided on the ``face`` queue.
 
     202 ``pending`` (poll ``GET …/verifications/<id>``), or 200 with the decision when ``wait`` was
     given and the worker finished in time.
     """
-    return service.submit_verification(current_account(), form["challenge_id"], files["frames"], files.get("id_card_photo"), query["wait"])
+    return service.submit_verification(
+        current_account(), upload["challenge_id"], upload["frames"], upload.get("id_card_photo"), query["wait"]
+    )
 
 
 @face_blp.route("/verifications/<verification_id>", methods=["GET"])
@@ -90,9 +88,8 @@ def get_verification(query: dict, verification_id: str):
 
 @staff_face_blp.route("/reference-photos", methods=["POST"])
 @requires(roles=[ADMIN])
-@staff_face_blp.arguments(ReferencePhotoForm, location="form")
-@staff_face_blp.arguments(ReferencePhotoFiles, location="files")
+@staff_face_blp.arguments(ReferencePhotoUpload, location="multipart")
 @staff_face_blp.response(201, ReferencePhotoSchema)
-def import_reference_photo(form: dict, files: dict):
+def import_reference_photo(upload: dict):
     """Put the reference photo for an ID number in the local register (admin; audited)."""
-    return reference.import_uploaded_reference_photo(form["id_number"], files["photo"], staff_actor(current_staff()))
+    return reference.import_uploaded_reference_photo(upload["id_number"], upload["photo"], staff_actor(current_staff()))

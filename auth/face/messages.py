@@ -11,6 +11,7 @@ FACE_VERIFIED = register_template(
         body="【掌上市民之家】您已于{time}完成实人认证（人脸识别），可办理需要实人认证的事项。如非本人操作，请立即拨打12345。",
         params={"time": str},
         channels=("sms",),
+        title="实人认证",
     )
 )
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate, validates
+from flask_smorest.fields import Upload
+from marshmallow import Schema, validate, validates
 
+from auth.face import DEFAULTS as FACE_DEFAULTS
 from auth.face.models import ChallengeMode, VerificationStatus
+from mobile_api import fields
 
 
 class ConsentRequest(Schema):
@@ -31,15 +34,17 @@ class ChallengeSchema(Schema):
     max_frames = fields.Integer()
 
 
-class VerificationForm(Schema):
+class VerificationUpload(Schema):
+    """``multipart/form-data``: the challenge and its frames (at most FACE_MAX_FRAMES, checked by the service)."""
+
     challenge_id = fields.String(required=True, validate=validate.Length(min=1, max=32))
-
-
-class VerificationFiles(Schema):
     frames = fields.List(
-        fields.Raw(metadata={"type": "string", "format": "binary"}), required=True, validate=validate.Length(min=1, max=20)
+        Upload(),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"maxItems": FACE_DEFAULTS["FACE_MAX_FRAMES"], "description": "2–5 photos taken now (JPEG, PNG or WebP)"},
     )
-    id_card_photo = fields.Raw(metadata={"type": "string", "format": "binary", "description": "身份证人像面 (人证比对)"})
+    id_card_photo = Upload(metadata={"description": "身份证人像面 (人证比对)"})
 
 
 class WaitArgs(Schema):
@@ -60,18 +65,17 @@ class VerificationSchema(Schema):
     level = fields.Integer()
 
 
-class ReferencePhotoForm(Schema):
+class ReferencePhotoUpload(Schema):
+    """``multipart/form-data``: the ID number and its photo."""
+
     id_number = fields.String(required=True, validate=validate.Length(min=15, max=20))
+    photo = Upload(required=True)
 
     @validates("id_number")
     def _id_number(self, value: str, **kwargs) -> None:
         from auth.service import check_id_number
 
         check_id_number(value)
-
-
-class ReferencePhotoFiles(Schema):
-    photo = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
 
 
 class ReferencePhotoSchema(Schema):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
+from marshmallow import EXCLUDE, Schema, ValidationError, validate, validates
+
+from mobile_api import fields
 
 NO_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 HTML = re.compile(r"<\s*/?\s*[A-Za-z][^>]*>")

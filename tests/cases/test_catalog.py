@@ -94,3 +94,18 @@ def test_concurrent_edits_publish_one_version_each_and_keep_one_current(app, cli
     versions = sorted(version for version, _ in rows)
     assert versions == list(range(1, before + published + 1))
     assert [version for version, current in rows if current] == [before + published]
+
+
+def test_a_put_that_changes_nothing_publishes_no_version(app, client, staff):
+    code = "330200-GA-004"
+    before = client.get(f"/api/v1/catalog/items/{code}").get_json()
+    headers = bearer(staff["admin"])
+    empty = client.put(f"/api/v1/staff/catalog/items/{code}", json={}, headers=headers)
+    assert empty.status_code == 200 and empty.get_json()["version"] == before["version"]
+    same = client.put(
+        f"/api/v1/staff/catalog/items/{code}", json={"name": before["name"], "promised_days": before["promised_days"]}, headers=headers
+    )
+    assert same.status_code == 200 and same.get_json()["version"] == before["version"]
+    assert client.get(f"/api/v1/catalog/items/{code}").get_json()["version"] == before["version"]
+    changed = client.put(f"/api/v1/staff/catalog/items/{code}", json={"fee_notes": before.get("fee_notes", "") + "。"}, headers=headers)
+    assert changed.status_code == 200 and changed.get_json()["version"] == before["version"] + 1

@@ -148,15 +148,20 @@ def test_quiet_hours_in_city_time(local_time, deferred_to):
     assert end == expected
 
 
-def test_quiet_hours_defer_non_urgent_messages_but_not_codes(app_context, config_override, make_citizen):
+def test_quiet_hours_defer_notices_and_reminders_but_never_results_or_codes(app_context, config_override, make_citizen):
     config_override(NOTIFY_QUIET_HOURS="00:00-23:59")  # it is always quiet now
     citizen = make_citizen()
-    deferred = service.notify(citizen["account"], "notifications.sms_notice", {"content": "夜间"}, dedupe_key=_key())
+    deferred = service.notify(citizen["account"], "notifications.service_notice", {"content": "夜间"}, dedupe_key=_key())
+    result = service.notify(citizen["account"], "notifications.sms_notice", {"content": "办件已办结"}, dedupe_key=_key())
     code = service.notify(citizen["phone"], "auth.sms_code", {"code": "654321", "minutes": 5}, dedupe_key=_key())
     db.session.commit()
     row = _row(deferred)
     assert row.status == "created" and row.deliver_after > utcnow()
     assert _row(code).status == "queued" and _row(code).deliver_after is None
+    assert _row(result).status == "queued" and _row(result).deliver_after is None  # a result is never held
+    # The inbox copy of the held notice is there already: only the SMS waits for the morning.
+    inbox_bodies = db.session.scalars(select(InboxMessage.body).where(InboxMessage.account_id == citizen["id"])).all()
+    assert "【掌上市民之家】夜间" in inbox_bodies
     # Not sent before its time, even when a task for it runs, and the sweep leaves it alone.
     assert service.send(deferred) == "created"
     service.sweep_stuck(timedelta(seconds=0))
@@ -168,19 +173,20 @@ def test_quiet_hours_defer_non_urgent_messages_but_not_codes(app_context, config
     assert _row(deferred).status == "queued"
 
     service.update_preferences(citizen["id"], {"quiet_hours": False})
-    not_deferred = service.notify(citizen["account"], "notifications.sms_notice", {"content": "不打扰关闭"}, dedupe_key=_key())
+    not_deferred = service.notify(citizen["account"], "notifications.service_notice", {"content": "不打扰关闭"}, dedupe_key=_key())
     db.session.commit()
     assert _row(not_deferred).deliver_after is None
 
 
-def test_per_recipient_sms_rate_limit_defers_the_eleventh_but_never_codes(app_context, config_override):
+def test_per_recipient_sms_rate_limit_defers_the_eleventh_notice_but_never_results_or_codes(app_context, config_override):
     config_override(NOTIFY_SMS_PER_RECIPIENT=10)
     phone = unique_phone()
-    ids = [service.notify(phone, "notifications.sms_notice", {"content": f"第{n}条"}, dedupe_key=_key()) for n in range(11)]
+    ids = [service.notify(phone, "notifications.service_notice", {"content": f"第{n}条"}, dedupe_key=_key()) for n in range(11)]
     code = service.notify(phone, "auth.sms_code", {"code": "111111", "minutes": 5}, dedupe_key=_key())
+    result = service.notify(phone, "notifications.sms_notice", {"content": "第12条：办件结果"}, dedupe_key=_key())
     db.session.commit()
-    statuses = [service.send(notification_id) for notification_id in ids] + [service.send(code)]
-    assert statuses == ["delivered"] * 10 + ["created", "delivered"]
+    statuses = [service.send(notification_id) for notification_id in ids] + [service.send(code), service.send(result)]
+    assert statuses == ["delivered"] * 10 + ["created", "delivered", "delivered"]
     limited = _row(ids[-1])
     assert limited.deliver_after > utcnow() and limited.attempts == 0
     assert _history(ids[-1]) == ["created", "queued", "sending", "created"]
@@ -200,7 +206,7 @@ def test_inbox_copy_and_opt_out_of_non_essential_channels(app_context, make_citi
     assert service.send(essential) == "delivered"
     assert _row(essential).channel == "sms"  # essential messages ignore opt-outs
     bodies = db.session.scalars(select(InboxMessage.body).where(InboxMessage.account_id == citizen["id"])).all()
-    assert bodies == ["【掌上市民之家】办事指南更新"]  # sms_notice has no inbox channel
+    assert sorted(bodies) == sorted(["【掌上市民之家】办事指南更新", "【掌上市民之家】证照已办结"])  # every message, in the inbox
 
 
 def test_wechat_with_subscription_else_sms_local_adapters(app_context, make_citizen):
@@ -238,7 +244,8 @@ def test_row_whose_template_no_longer_exists_fails_for_good_instead_of_crashing(
     row = _row(notification_id)
     assert row.last_error.startswith("template_error") and row.final_at is not None
     assert _history(notification_id) == ["created", "queued", "sending", "permanent_failure"]
-    assert db.session.scalar(select(InboxMessage).where(InboxMessage.notification_id == notification_id)) is None
+    # The inbox copy was written with the row, under the template of its day; it stays.
+    assert db.session.scalar(select(InboxMessage.body).where(InboxMessage.notification_id == notification_id)) == "【掌上市民之家】旧版本"
 
 
 def test_send_refuses_to_run_inside_a_callers_transaction_block(app_context):
