@@ -37,6 +37,7 @@ from express.tracking import PushRejected
 from mobile_api.access import current_account, current_staff, requires
 from mobile_api.errors import Problem
 from mobile_api.idempotency import idempotent
+from mobile_api.openapi import errors_documented_as
 from mobile_api.pagination import PageArgs
 from mobile_api.roles import SUPERVISOR, WINDOW_CLERK
 
@@ -67,6 +68,7 @@ def list_regions(args: dict):
 @requires(level=1)
 @addresses_blp.response(200, AddressList)
 def list_addresses():
+    """The citizen's delivery addresses (masked), the default first."""
     return {"items": service.list_addresses(current_account().id)}
 
 
@@ -85,6 +87,7 @@ def create_address(args: dict):
 @addresses_blp.arguments(AddressWrite)
 @addresses_blp.response(200, AddressSchema)
 def update_address(args: dict, address_id: str):
+    """Change one of the citizen's addresses (another citizen's is a 404)."""
     return service.update_address(current_account().id, address_id, args)
 
 
@@ -92,6 +95,7 @@ def update_address(args: dict, address_id: str):
 @requires(level=1)
 @addresses_blp.response(204)
 def delete_address(address_id: str):
+    """Remove one of the citizen's addresses."""
     service.delete_address(current_account().id, address_id)
 
 
@@ -110,6 +114,7 @@ def choose_delivery(args: dict, case_no: str):
 @requires(level=1)
 @case_delivery_blp.response(200, DeliveryChoiceSchema)
 def get_delivery(case_no: str):
+    """The case's delivery choice, fee quote and payment state."""
     return service.get_choice(current_account(), case_no)
 
 
@@ -138,6 +143,7 @@ def book_inbound(args: dict, case_no: str):
 @my_deliveries_blp.arguments(PageArgs, location="query")
 @my_deliveries_blp.response(200, DeliveryPage)
 def my_deliveries(args: dict):
+    """The citizen's parcels, newest first, with their tracking."""
     return service.my_deliveries(current_account().id, args["page"], args["per_page"])
 
 
@@ -145,6 +151,7 @@ def my_deliveries(args: dict):
 @requires(level=1)
 @my_deliveries_blp.response(200, DeliverySchema)
 def my_delivery(delivery_id: str):
+    """One of the citizen's parcels with its tracking."""
     return service.my_delivery(current_account().id, delivery_id)
 
 
@@ -180,6 +187,7 @@ def staff_list(args: dict):
 @staff_deliveries_blp.arguments(StaffRead, location="query")
 @staff_deliveries_blp.response(200, StaffDeliverySchema)
 def staff_read(args: dict, delivery_id: str):
+    """One parcel for hall staff, recipient masked; the read is audited."""
     return service.staff_read(current_staff(), delivery_id, args.get("reason"))
 
 
@@ -229,6 +237,11 @@ def _push_answer(status: int, result: bool, message: str) -> Response:
 
 
 @webhooks_blp.route("/express/kuaidi100", methods=["POST"])
+@errors_documented_as(
+    "application/json",
+    {"type": "object", "properties": {"result": {"type": "boolean"}, "returnCode": {"type": "string"}, "message": {"type": "string"}}},
+    "Kuaidi100's acknowledgement: result false (a 5xx asks it to push again)",
+)
 @webhooks_blp.response(200, PushAnswer)
 def kuaidi100_push():
     """Kuaidi100 subscription push: form ``param`` + ``sign = upper(MD5(param + salt))``.
@@ -252,6 +265,12 @@ def kuaidi100_push():
 
 
 @webhooks_blp.route("/pay/wechat", methods=["POST"])
+@errors_documented_as(
+    "application/json",
+    {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
+    "WeChat Pay's acknowledgement: code FAIL, so WeChat Pay notifies again",
+    statuses=(400, 401, 500),  # a 404 (WeChat Pay not enabled here) is ours: problem+json
+)
 def wechat_pay_notice():
     """WeChat Pay v3 notification: platform signature verified, resource decrypted, applied once (204)."""
     try:

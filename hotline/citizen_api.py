@@ -36,6 +36,7 @@ def my_tickets(args: dict):
 @requires(level=1)
 @my_tickets_blp.response(200, TicketDetailSchema)
 def my_ticket(ticket_no: str):
+    """One of the citizen's own tickets, with its history and the department's answer."""
     return citizens.citizen_ticket(current_account(), ticket_no)
 
 

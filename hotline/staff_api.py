@@ -68,6 +68,7 @@ def ticket_stats(args: dict):
 @staff_hotline_blp.arguments(ReasonQuery, location="query")
 @staff_hotline_blp.response(200, TicketDetailSchema)
 def department_ticket(args: dict, ticket_no: str):
+    """One ticket routed to the officer's departments, with its history."""
     return departments.department_ticket(current_staff(), ticket_no, args.get("reason"))
 
 
@@ -132,6 +133,7 @@ def issue_key(args: dict):
 @requires(roles=[ADMIN])
 @staff_hotline_blp.response(200, KeyList)
 def list_keys():
+    """Open311 API keys issued to third-party apps (the keys themselves are never shown again)."""
     return {"items": keys.list_keys()}
 
 

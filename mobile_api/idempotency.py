@@ -23,7 +23,7 @@ from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from mobile_api.errors import Problem, problem_response
+from mobile_api.errors import Problem
 from mobile_api.extensions import client_ip, db
 from mobile_api.models import IdempotencyRecord
 from mobile_api.openapi import mark_idempotent
@@ -64,10 +64,7 @@ def idempotent(view: Callable) -> Callable:
         try:
             response = view(*args, **kwargs)
             response = _to_response(response)
-        except Problem as exc:
-            _release(owner, key)
-            return problem_response(exc)
-        except Exception:
+        except Exception:  # a Problem included: the app's error handlers render it (in the route's own format)
             _release(owner, key)
             raise
         if 200 <= response.status_code < 300:

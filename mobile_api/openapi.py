@@ -6,7 +6,9 @@
   one schema, documented as one ``multipart/form-data`` request body (flask-smorest alone documents a
   second location as OpenAPI 2's ``in: formData``, which OpenAPI 3 does not have).
 - ``DocumentPlugin``: turns the marks decorators leave on an operation into documentation
-  (``idempotency.idempotent`` → the optional ``Idempotency-Key`` header), and writes ``Decimal`` bounds
+  (``idempotency.idempotent`` → the optional ``Idempotency-Key`` header; ``errors_documented_as`` →
+  every error response of an operation that answers in a third party's format — Open311's error array,
+  a webhook's acknowledgement — documented in that format instead of problem+json), and writes ``Decimal`` bounds
   and defaults as JSON numbers (apispec copies ``Decimal("0.00")``, which serialises as a string), and
   Python's ``\\Z`` in patterns as ECMA-262's ``$``.
 """
@@ -29,6 +31,7 @@ from mobile_api import fields
 
 PROBLEM_MIMETYPE = "application/problem+json"
 IDEMPOTENT_MARK = "x-idempotent"
+ERROR_CONTENT_MARK = "x-error-content"
 IDEMPOTENCY_KEY_PARAMETER = {
     "in": "header",
     "name": "Idempotency-Key",
@@ -36,6 +39,29 @@ IDEMPOTENCY_KEY_PARAMETER = {
     "description": "Retrying with the same key returns the first answer instead of creating twice (printable ASCII, ≤ 128).",
     "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[\\x21-\\x7e]+$"},
 }
+
+
+def errors_documented_as(media_type: str, schema: dict, description: str, statuses: tuple[int, ...] | None = None):
+    """Document the error responses of this view as ``media_type`` + ``schema`` (a JSON Schema dict): all of
+    them, or only ``statuses`` (the others stay problem+json).
+
+    For routes whose errors are not ours to shape (a standard's or a caller's format). Put it directly
+    under ``@blp.route`` so the mark is on the function the route registers.
+    """
+
+    def mark(view):
+        doc = dict(getattr(view, "_apidoc", {}))
+        manual = dict(doc.get("manual_doc", {}))
+        manual[ERROR_CONTENT_MARK] = {"media_type": media_type, "schema": schema, "description": description, "statuses": statuses}
+        doc["manual_doc"] = manual
+        view._apidoc = doc
+        return view
+
+    return mark
+
+
+def _is_error(code: object) -> bool:
+    return code == "default" or (str(code).isdigit() and int(str(code)) >= 400)
 
 
 class ArgumentsParser(FlaskParser):
@@ -76,6 +102,19 @@ class DocumentPlugin(BasePlugin):
         for operation in (operations or {}).values():
             if operation.pop(IDEMPOTENT_MARK, False):
                 operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY_PARAMETER))
+            error_content = operation.pop(ERROR_CONTENT_MARK, None)
+            if error_content:
+                responses = operation.setdefault("responses", {})
+                statuses = error_content["statuses"]
+                if statuses:
+                    codes = [str(status) for status in statuses]
+                else:
+                    codes = [code for code in responses if _is_error(code)] + (["default"] if "default" not in responses else [])
+                for code in codes:
+                    responses[code] = {
+                        "description": error_content["description"],
+                        "content": {error_content["media_type"]: {"schema": error_content["schema"]}},
+                    }
 
 
 def decimal_as_number(self, field: fields.Field, ret: dict, **kwargs: Any) -> dict:

@@ -35,6 +35,7 @@ from hotline.open311.schemas import (
 from mobile_api.errors import HTTP_PROBLEMS, Problem
 from mobile_api.extensions import api, limiter
 from mobile_api.idempotency import idempotent
+from mobile_api.openapi import errors_documented_as
 from mobile_api.request_guards import accept_form_bodies
 from mobile_api.settings import setting
 
@@ -46,6 +47,18 @@ open311_blp = Blueprint(
 fallback_bp = FlaskBlueprint("open311_fallback", __name__, url_prefix="/open311")
 RESOURCES = re.compile(r"^/open311/v2/(discovery|services|services/[^/]+|requests|requests/[^/]+|tokens/[^/]+)\.([A-Za-z0-9]+)$")
 ERRORS = {"description": "错误：[{code, description}] 数组", "schema": ErrorSchema(many=True)}
+# Every error of these routes, whatever its status, is the spec's array (documented so, not as problem+json).
+spec_error_format = errors_documented_as(
+    "application/json",
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"code": {"type": "integer", "minimum": 100, "maximum": 599}, "description": {"type": "string"}},
+        },
+    },
+    "错误：[{code, description}] 数组（GeoReport v2）",
+)
 JSON_ONLY = "本接口只提供 JSON 格式，请使用 .json（不提供 XML 等其他格式）"
 
 
@@ -122,6 +135,7 @@ def _body_size() -> None:
 
 # ------------------------------------------------------------------ routes
 @open311_blp.route("/discovery.json", methods=["GET"])
+@spec_error_format
 @limiter.limit(read_limit)
 @open311_blp.response(200, DiscoverySchema)
 def discovery():
@@ -130,6 +144,7 @@ def discovery():
 
 
 @open311_blp.route("/services.json", methods=["GET"])
+@spec_error_format
 @limiter.limit(read_limit)
 @open311_blp.arguments(Jurisdiction, location="query", error_status_code=400)
 @open311_blp.response(200, ServiceSchema(many=True))
@@ -141,16 +156,19 @@ def list_services(args: dict):
 
 
 @open311_blp.route("/services/<service_code>.json", methods=["GET"])
+@spec_error_format
 @limiter.limit(read_limit)
 @open311_blp.arguments(Jurisdiction, location="query", error_status_code=400)
 @open311_blp.response(200, ServiceDefinitionSchema)
 @open311_blp.alt_response(404, **ERRORS)
 def service_definition(args: dict, service_code: str):
+    """GeoReport v2 service definition: the attributes a request for this service takes."""
     requests.check_jurisdiction(args)
     return services.service(service_code).definition()
 
 
 @open311_blp.route("/requests.json", methods=["POST"])
+@spec_error_format
 @limiter.limit(keys.rate_limit, key_func=keys.rate_key)
 @idempotent
 @open311_blp.arguments(RequestForm, location="form", error_status_code=400)
@@ -169,6 +187,7 @@ def post_request(args: dict):
 
 
 @open311_blp.route("/requests.json", methods=["GET"])
+@spec_error_format
 @limiter.limit(read_limit)
 @open311_blp.arguments(RequestsQuery, location="query", error_status_code=400)
 @open311_blp.response(200, ServiceRequestSchema(many=True))
@@ -179,15 +198,18 @@ def list_requests(args: dict):
 
 
 @open311_blp.route("/requests/<service_request_id>.json", methods=["GET"])
+@spec_error_format
 @limiter.limit(read_limit)
 @open311_blp.arguments(Jurisdiction, location="query", error_status_code=400)
 @open311_blp.response(200, ServiceRequestSchema(many=True))
 @open311_blp.alt_response(404, **ERRORS)
 def get_request(args: dict, service_request_id: str):
+    """GeoReport v2: one service request, without personal data."""
     return requests.get_request(service_request_id, args)
 
 
 @open311_blp.route("/tokens/<token>.json", methods=["GET"])
+@spec_error_format
 @limiter.limit(read_limit)
 @open311_blp.arguments(Jurisdiction, location="query", error_status_code=400)
 @open311_blp.response(200, TokenSchema(many=True))
