@@ -120,10 +120,11 @@ class TrackingEventSchema(Schema):
 
 
 class PersonSchema(Schema):
-    name = fields.String()
-    phone = fields.String()
+    # Masked; null once a closed account's recipient details were erased (the parcel record stays).
+    name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
     region_text = fields.String()
-    street = fields.String()
+    street = fields.String(allow_none=True)
 
 
 class DeliverySchema(Schema):

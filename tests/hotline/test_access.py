@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from werkzeug.routing import IntegerConverter
+
 from tests.appointments.conftest import create_citizen
 from tests.cases.conftest import accepted_case, act
 from tests.support import bearer, sign_in_level2, staff_token
@@ -18,7 +20,7 @@ def _staff_routes(app) -> list[tuple[str, str]]:
         if rule.rule.startswith(STAFF_PREFIXES):
             path = rule.rule
             for name, converter in rule._converters.items():
-                value = "1" if type(converter).__name__ == "IntegerConverter" else "RX2611-AAAAA"
+                value = "1" if isinstance(converter, IntegerConverter) else "RX2611-AAAAA"
                 path = path.replace(f"<int:{name}>", value).replace(f"<{name}>", value)
             routes += [(method, path) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
     return routes
