@@ -44,6 +44,7 @@ def init_app(app: Flask) -> None:
     from appointments.api import appointments_blp, halls_blp, staff_queue_blp, waitlist_blp
     from appointments.demo_data import seed_demo
     from appointments.personal_data import erase_appointments, export_appointments
+    from appointments.plan_cache import watch_plan_changes
     from mobile_api.celery_app import add_beat_job, add_task_route
     from mobile_api.demo import register_demo_seeder
     from mobile_api.extensions import api
@@ -51,6 +52,7 @@ def init_app(app: Flask) -> None:
     from mobile_api.queues import QueueNames
 
     register_settings(app.config, DEFAULTS)
+    watch_plan_changes()
     register_demo_seeder(app, 10, seed_demo)
     register_personal_data(app, "appointments", export=export_appointments, erase=erase_appointments, order=30)
     from appointments.pages import pages_bp

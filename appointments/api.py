@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+from flask import current_app
+
 from appointments import service
 from appointments.schemas import (
     AvailabilityArgs,
@@ -77,7 +81,8 @@ def get_availability(args: dict, hall_id: int):
     """Free places per slot, from tomorrow up to N working days ahead (holidays closed, 调休 days open).
     A day not released yet (放号) says ``released: false`` and ``opens_at``; places kept for the
     elderly and green-channel cases are counted apart."""
-    return service.availability(hall_id, args["item_code"], args.get("from"), args.get("to"))
+    answer = service.availability(hall_id, args["item_code"], args.get("from"), args.get("to"))
+    return current_app.response_class(json.dumps(answer, ensure_ascii=False, separators=(",", ":")), mimetype="application/json")
 
 
 @halls_blp.route("/<int:hall_id>/queue", methods=["GET"])

@@ -9,10 +9,9 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from appointments import release, schedule
-from appointments.halls import bookable_item, hall_or_404
-from appointments.models import Hall, Slot
-from appointments.slots import planned_row
+from appointments.models import Slot
+from appointments.plan_cache import ItemPlan, PlannedDay, PlannedSlot, item_plan
+from mobile_api.errors import Problem
 from mobile_api.extensions import db
 from mobile_api.timeutil import CITY_TZ, utcnow
 
@@ -26,68 +25,79 @@ class Places:
     green: int  # kept for green-channel cases
 
 
-def _rows(hall_id: int, window_ids: list[int], first: date, last: date) -> dict[tuple[int, datetime], Slot]:
-    rows = db.session.scalars(select(Slot).where(Slot.hall_id == hall_id, Slot.window_id.in_(window_ids), Slot.day.between(first, last)))
-    return {(row.window_id, row.start): row for row in rows}
+def _live_rows(plan: ItemPlan, first: date, last: date) -> dict[datetime, list[tuple[int, int, int, int, int]]]:
+    """start → [(window, capacity, untaken, kept for the elderly, kept for green channel)] of the rows
+    that exist: one statement (Core, not ORM: it runs on every read), only the columns counted."""
+    if not plan.window_ids:
+        return {}
+    slot = Slot.__table__.c
+    untaken = slot.booked + slot.held + slot.reserve_walk_in + slot.reserve_elderly + slot.reserve_green
+    statement = select(slot.start, slot.window_id, slot.capacity, untaken, slot.reserve_elderly, slot.reserve_green).where(
+        slot.window_id.in_(plan.window_ids), slot.day.between(first, last)
+    )
+    rows: dict[datetime, list[tuple[int, int, int, int, int]]] = {}
+    for start, *row in db.session.connection().execute(statement):
+        rows.setdefault(start, []).append(tuple(row))
+    return rows
 
 
-def places_by_time(hall: Hall, item_code: str, first: date, last: date) -> dict[date, list[tuple[schedule.SlotTime, Places]]]:
-    """Every day → its slot times with the places still to be had (released or not)."""
-    windows = schedule.windows_serving(hall.id, item_code)
-    rows = _rows(hall.id, [window.id for window in windows], first, last)
-    days: dict[date, list[tuple[schedule.SlotTime, Places]]] = {}
-    for day, times in schedule.plan(hall.id, item_code, first, last).items():
-        entries = []
-        for slot in times:
-            free = elderly = green = 0
-            for window in windows:
-                row = rows.get((window.id, slot.start))
-                if row is None:
-                    capacity, kept = planned_row(hall, window, slot)
-                    free += capacity - kept.total
-                    elderly, green = elderly + kept.elderly, green + kept.green
-                else:
-                    untaken = row.booked + row.held + row.reserve_walk_in + row.reserve_elderly + row.reserve_green
-                    free += max(0, row.capacity - untaken)
-                    elderly, green = elderly + row.reserve_elderly, green + row.reserve_green
-            entries.append((slot, Places(free, elderly, green)))
-        days[day] = entries
-    return days
+def _places(slot: PlannedSlot, rows: dict) -> Places:
+    """The planned places of the slot, corrected by the rows that exist (only slots somebody booked
+    have rows: the cost follows the bookings, not the windows × slots)."""
+    free, elderly, green = slot.free, slot.elderly, slot.green
+    for window_id, capacity, untaken, kept_elderly, kept_green in rows.get(slot.time.start, ()):
+        planned = slot.row(window_id)
+        if planned is None:
+            continue
+        free += max(0, capacity - untaken) - (planned.capacity - planned.kept.total)
+        elderly += kept_elderly - planned.kept.elderly
+        green += kept_green - planned.kept.green
+    return Places(free, elderly, green)
 
 
-def _day_view(hall: Hall, day: date, entries: list, now: datetime) -> dict:
-    opens = release.opens_at(hall, day) if entries else None
-    released = opens is None or now >= opens
+def places_by_time(plan: ItemPlan, first: date, last: date) -> list[tuple[PlannedDay, list[tuple[PlannedSlot, Places]]]]:
+    """Every planned day in ``[first, last]`` with its slots and the places still to be had."""
+    rows = _live_rows(plan, first, last)
+    days = [planned for planned in plan.days if first <= planned.day <= last]
+    return [(planned, [(slot, _places(slot, rows)) for slot in planned.slots]) for planned in days]
+
+
+def _day_view(planned: PlannedDay, entries: list[tuple[PlannedSlot, Places]], now: datetime) -> dict:
+    released = planned.opens_at is None or now >= planned.opens_at
     slots = [
         {
-            "start": slot.start,
-            "end": slot.end,
+            "start": slot.start_iso,
+            "end": slot.end_iso,
             "remaining": places.free if released else 0,
             "kept_for_elderly": places.elderly if released else 0,
             "kept_for_green_channel": places.green if released else 0,
         }
         for slot, places in entries
     ]
-    return {"date": day, "open": bool(entries), "released": released, "opens_at": None if released else opens, "slots": slots}
+    opens_at = None if released else planned.opens_at_iso
+    return {"date": planned.iso, "open": bool(entries), "released": released, "opens_at": opens_at, "slots": slots}
 
 
 def availability(hall_id: int, item_code: str, first: date | None, last: date | None, now: datetime | None = None) -> dict:
     """Days in the requested range (clipped to the listed range), each with its slots and free places;
-    a day whose places are not released yet has ``released: false`` and ``opens_at``."""
+    a day whose places are not released yet has ``released: false`` and ``opens_at``. Two statements
+    once the plan is known to this process: the plan version and the slot rows.
+
+    The answer is ready for JSON (dates and times as ISO 8601 strings, rendered once in the plan): it
+    is what ``AvailabilitySchema`` would dump, without dumping ~140 slots through marshmallow on the
+    most-read endpoint of the rush (a test holds the two equal)."""
     now = now or utcnow()
-    hall = hall_or_404(hall_id)
-    bookable_item(item_code, hall_id)
-    earliest, latest = release.listing_range(hall)
-    first = max(first or earliest, earliest)
-    last = min(last or latest, latest, first + timedelta(days=MAX_AVAILABILITY_DAYS - 1))
-    days = places_by_time(hall, item_code, first, last) if first <= last else {}
-    views = [_day_view(hall, day, entries, now) for day, entries in days.items()]
-    released_days = [view["date"] for view in views if view["open"] and view["released"]]
+    plan = item_plan(hall_id, item_code)
+    first = max(first or plan.earliest, plan.earliest)
+    last = min(last or plan.latest, plan.latest, first + timedelta(days=MAX_AVAILABILITY_DAYS - 1))
+    days = places_by_time(plan, first, last) if first <= last else []
+    views = [_day_view(planned, entries, now) for planned, entries in days]
+    released_days = [planned.day for (planned, _), view in zip(days, views, strict=True) if view["open"] and view["released"]]
     return {
         "hall_id": hall_id,
         "item_code": item_code,
-        "bookable_from": earliest,
-        "bookable_until": max(released_days) if released_days else earliest,
+        "bookable_from": plan.earliest.isoformat(),
+        "bookable_until": (max(released_days) if released_days else plan.earliest).isoformat(),
         "days": views,
     }
 
@@ -96,14 +106,16 @@ def nearest_free(hall_id: int, item_code: str, wanted: datetime, limit: int = 3,
     """The released free slots closest in time to ``wanted`` (alternatives for a 409 slot_full, a closed
     day or a moved booking)."""
     now = now or utcnow()
-    hall = hall_or_404(hall_id)
-    earliest, latest = release.listing_range(hall)
+    try:
+        plan = item_plan(hall_id, item_code)
+    except Problem:  # the hall closed or no longer offers the item: nothing to suggest
+        return []
     free = [
-        {"start": slot.start, "end": slot.end, "remaining": places.free}
-        for day, entries in places_by_time(hall, item_code, earliest, latest).items()
-        if entries and release.is_released(hall, day, now)
+        (slot, places.free)
+        for planned, entries in places_by_time(plan, plan.earliest, plan.latest)
+        if entries and (planned.opens_at is None or now >= planned.opens_at)
         for slot, places in entries
-        if places.free > 0 and slot.start > now
+        if places.free > 0 and slot.time.start > now
     ]
-    free.sort(key=lambda slot: abs((slot["start"] - wanted.astimezone(CITY_TZ)).total_seconds()))
-    return [{**slot, "start": slot["start"].isoformat(), "end": slot["end"].isoformat()} for slot in free[:limit]]
+    free.sort(key=lambda entry: abs((entry[0].time.start - wanted.astimezone(CITY_TZ)).total_seconds()))
+    return [{"start": slot.start_iso, "end": slot.end_iso, "remaining": remaining} for slot, remaining in free[:limit]]

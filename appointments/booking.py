@@ -11,12 +11,13 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from appointments import release, schedule, slots
+from appointments import release, slots
 from appointments.availability import nearest_free
-from appointments.halls import bookable_item, hall_or_404, service_item
+from appointments.halls import hall_or_404, service_item
 from appointments.messages import city_time_text
 from appointments.models import Booking, BookingBan, BookingStatus, Hall, Ticket, is_public_id, new_booking_code, new_public_id
 from appointments.offers import give_back_place
+from appointments.plan_cache import ItemPlan, PlannedSlot, item_plan
 from appointments.queue import ticket_status
 from auth.models import Account
 from cases.models import Case, ServiceItem
@@ -36,9 +37,15 @@ class _SlotFull(Exception):
     before the alternatives for the 409 answer are looked up."""
 
 
-def booking_view(booking: Booking, hall: Hall | None = None, ticket: Ticket | None = None, item: ServiceItem | None = None) -> dict:
-    hall = hall or db.session.get(Hall, booking.hall_id)
-    item = item or service_item(booking.item_code)
+def booking_view(
+    booking: Booking, hall: Hall | None = None, ticket: Ticket | None = None, item: ServiceItem | None = None, plan: ItemPlan | None = None
+) -> dict:
+    if plan is not None:
+        hall_view, item_name = {"id": plan.hall_id, "name": plan.hall_name, "address": plan.hall_address}, plan.item_name
+    else:
+        hall = hall or db.session.get(Hall, booking.hall_id)
+        item = item or service_item(booking.item_code)
+        hall_view, item_name = {"id": hall.id, "name": hall.name, "address": hall.address}, item.name if item else booking.item_code
     view = {
         "id": booking.id,
         "status": booking.status,
@@ -46,9 +53,9 @@ def booking_view(booking: Booking, hall: Hall | None = None, ticket: Ticket | No
         "start": booking.start.astimezone(CITY_TZ),
         "end": booking.end.astimezone(CITY_TZ),
         "item_code": booking.item_code,
-        "item_name": item.name if item else booking.item_code,
+        "item_name": item_name,
         "case_no": booking.case_no,
-        "hall": {"id": hall.id, "name": hall.name, "address": hall.address},
+        "hall": hall_view,
         "created_at": booking.created_at,
     }
     if ticket is not None:
@@ -90,22 +97,21 @@ def check_may_book(account: Account, item_code: str) -> None:
         raise Problem(409, "too_many_active_bookings", f"您最多可同时保留{limit}个预约", limit=limit)
 
 
-def _bookable_slot(hall: Hall, item_code: str, start: datetime, now: datetime) -> schedule.SlotTime:
-    earliest, latest = release.listing_range(hall)
+def _bookable_slot(plan: ItemPlan, start: datetime, now: datetime) -> PlannedSlot:
     local = start.astimezone(CITY_TZ)
-    if not earliest <= local.date() <= latest:
+    if not plan.earliest <= local.date() <= plan.latest:
         raise Problem(
             422,
             "outside_booking_range",
-            f"可预约{earliest:%m月%d日}至{latest:%m月%d日}的时段",
+            f"可预约{plan.earliest:%m月%d日}至{plan.latest:%m月%d日}的时段",
             errors={"start": ["不在可预约日期范围内"]},
         )
-    slot = schedule.slot_at(hall.id, item_code, local)
+    slot = plan.slot_at(local)
     if slot is None:
         raise Problem(
             422, "no_such_slot", "所选时间不是可预约时段（可能是节假日、闭厅或非整点时段）", errors={"start": ["请从可预约时段中选择"]}
         )
-    opens = release.opens_at(hall, slot.day)
+    opens = plan.day(local.date()).opens_at
     if now < opens:
         raise Problem(
             409,
@@ -139,33 +145,45 @@ def _slot_full(hall_id: int, item_code: str, wanted: datetime) -> Problem:
 
 def book(account: Account, hall_id: int, item_code: str, start: datetime, case_no: str | None = None) -> dict:
     """Take a place at one of the windows serving the item (kept places first for the elderly and
-    green-channel cases), then write the booking — one transaction."""
-    hall = hall_or_404(hall_id)
-    item = bookable_item(item_code, hall_id)
+    green-channel cases) and write the booking — one transaction. Everything that can be read or
+    written without the place comes first; the place is taken last, just before the booking row and
+    the commit, so its row lock is held as briefly as possible."""
+    plan = item_plan(hall_id, item_code)
     now = utcnow()
     check_may_book(account, item_code)
-    slot = _bookable_slot(hall, item_code, start, now)
+    planned = _bookable_slot(plan, start, now)
+    slot = planned.time
     case = _linked_case(account, case_no)
     green = _green_channel(case)
+    booking = Booking(
+        id=new_public_id(),
+        code=new_booking_code(),
+        account_id=account.id,
+        hall_id=hall_id,
+        item_code=item_code,
+        start=slot.start,
+        end=slot.end,
+        status=BookingStatus.BOOKED,
+        case_no=case.case_no if case else None,
+        green_channel=green,
+        created_at=now,
+    )
+    planned_rows = [(row.window_id, row.capacity, row.kept) for row in planned.rows]
+    kinds = release.place_kinds(account, slot.day, green)
     try:
         with transaction():
-            slot_id = slots.take_first(slots.ensure_rows(hall, item_code, slot), release.place_kinds(account, slot.day, green))
-            if slot_id is None:
-                raise _SlotFull
-            booking = Booking(
-                id=new_public_id(),
-                code=new_booking_code(),
-                account_id=account.id,
-                hall_id=hall_id,
-                item_code=item_code,
-                slot_id=slot_id,
-                start=slot.start,
-                end=slot.end,
-                status=BookingStatus.BOOKED,
-                case_no=case.case_no if case else None,
-                green_channel=green,
-                created_at=now,
+            rows = slots.rows_for_booking(hall_id, slot, planned_rows)
+            if not slots.shows_a_place(rows, planned_rows, kinds):
+                raise _SlotFull  # a refusal writes nothing
+            notify(
+                account,
+                "appointments.booked",
+                {"hall": plan.hall_name, "item": plan.item_name, "when": city_time_text(slot.start), "code": booking.code},
+                dedupe_key=f"appointments:{booking.id}:booked",
             )
+            booking.slot_id = slots.take_shown_place(rows, planned_rows, kinds)
+            if booking.slot_id is None:
+                raise _SlotFull
             db.session.add(booking)
             try:
                 db.session.flush()
@@ -173,13 +191,7 @@ def book(account: Account, hall_id: int, item_code: str, start: datetime, case_n
                 # The partial unique index: a concurrent request of the same citizen booked this item first.
                 count_booking_conflict("duplicate_booking")
                 raise Problem(409, "already_booked_item", "您已预约该事项，请勿重复预约；如需改期请使用改约") from None
-            notify(
-                account,
-                "appointments.booked",
-                {"hall": hall.name, "item": item.name, "when": city_time_text(slot.start), "code": booking.code},
-                dedupe_key=f"appointments:{booking.id}:booked",
-            )
-            view = booking_view(booking, hall, item=item)  # before commit: no reloading of expired objects
+            view = booking_view(booking, plan=plan)  # before commit: no reloading of expired objects
     except _SlotFull:
         raise _slot_full(hall_id, item_code, slot.start) from None
     return view
@@ -236,7 +248,7 @@ def reschedule(account: Account, booking_id: str, new_start: datetime, now: date
     booking = own_booking(account, booking_id)
     _check_cancellable(booking, now)
     hall = hall_or_404(booking.hall_id)
-    slot = _bookable_slot(hall, booking.item_code, new_start, now)
+    slot = _bookable_slot(item_plan(booking.hall_id, booking.item_code), new_start, now).time
     if slot.start == booking.start.astimezone(CITY_TZ):
         return booking_view(booking)
     try:

@@ -354,3 +354,15 @@ class BookingBan(db.Model):
     until: Mapped[date] = mapped_column(Date)
     no_shows: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PlanVersion(db.Model):
+    """One row: a counter raised in the same transaction as any change to what the availability plan is
+    made of (halls, windows, opening rules, special days, the calendar, catalog items). Every web process
+    keeps its computed plans under the version it read, so one cheap read tells them all at once that a
+    plan is stale (``appointments.plan_cache``)."""
+
+    __tablename__ = "appointment_plan_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)

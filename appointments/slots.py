@@ -12,10 +12,11 @@ to take a kept one, ``held > 0`` to turn a hold into a booking), and the caller 
 - SQLite (embedded default): a write takes the database's single write lock, so conditional
   UPDATEs are serialised and each one sees the previous one's result.
 
-A booking tries the rows of the windows serving its item one after the other (most specialised
-window first); on PostgreSQL it first locks those rows in id order, as a reschedule does, so two
-transactions touching the same rows never wait for each other crosswise (a failed conditional UPDATE
-keeps its row lock until commit).
+A booking reads the rows of the windows serving its item and tries those that showed a place, one
+after the other (most specialised window first); on PostgreSQL it first locks them in id order, as a
+reschedule does, so two transactions touching the same rows never wait for each other crosswise (a
+conditional UPDATE whose re-check fails after waiting keeps its row lock until commit). It does so as its
+last slot statement, just before the booking row and the commit.
 
 The CHECK constraint ``booked + held + reserves <= capacity`` on ``appointment_window_slots`` is the
 last line: even a future bug that forgot the WHERE clause would fail instead of overbooking.
@@ -37,7 +38,7 @@ from mobile_api.extensions import db
 from mobile_api.sql import insert_ignoring_conflict
 
 _KEPT_COLUMN = {PlaceKind.ELDERLY: Slot.reserve_elderly, PlaceKind.GREEN: Slot.reserve_green}
-_UNTAKEN = Slot.booked + Slot.held + Slot.reserve_walk_in + Slot.reserve_elderly + Slot.reserve_green
+UNTAKEN = Slot.booked + Slot.held + Slot.reserve_walk_in + Slot.reserve_elderly + Slot.reserve_green
 
 
 def planned_row(hall: Hall, window: Window, slot: SlotTime) -> tuple[int, KeptPlaces]:
@@ -50,21 +51,7 @@ def ensure_rows(hall: Hall, item_code: str, slot: SlotTime) -> list[int]:
     order a booking tries them."""
     windows = windows_serving(hall.id, item_code)
     for window in windows:
-        capacity, kept = planned_row(hall, window, slot)
-        insert_ignoring_conflict(
-            Slot,
-            hall_id=hall.id,
-            window_id=window.id,
-            day=slot.day,
-            start=slot.start,
-            end=slot.end,
-            capacity=capacity,
-            booked=0,
-            held=0,
-            reserve_walk_in=kept.walk_in,
-            reserve_elderly=kept.elderly,
-            reserve_green=kept.green,
-        )
+        _create_row(hall.id, window.id, slot, *planned_row(hall, window, slot))
     ids = dict(
         db.session.execute(
             select(Slot.window_id, Slot.id).where(Slot.window_id.in_([w.id for w in windows]), Slot.start == slot.start)
@@ -89,7 +76,7 @@ def _changed(statement) -> bool:
 def take_place(slot_id: int, kind: PlaceKind = PlaceKind.FREE) -> bool:
     """Book one place of this row: a free one, or one kept for ``kind``. False when there is none."""
     if kind == PlaceKind.FREE:
-        return _changed(update(Slot).where(Slot.id == slot_id, _UNTAKEN < Slot.capacity).values(booked=Slot.booked + 1))
+        return _changed(update(Slot).where(Slot.id == slot_id, UNTAKEN < Slot.capacity).values(booked=Slot.booked + 1))
     column = _KEPT_COLUMN[kind]
     return _changed(update(Slot).where(Slot.id == slot_id, column > 0).values({column.key: column - 1, "booked": Slot.booked + 1}))
 
@@ -103,6 +90,77 @@ def take_first(slot_ids: list[int], kinds: list[PlaceKind]) -> int | None:
             if take_place(slot_id, kind):
                 return slot_id
     return None
+
+
+def rows_for_booking(hall_id: int, slot: SlotTime, planned: list[tuple[int, int, KeptPlaces]]) -> dict[int, tuple[int, int, int, int]]:
+    """The rows of the windows serving the item at ``slot`` as they are now — window id → (row id, free
+    places, kept for the elderly, kept for green channel) — creating the missing ones (``planned``: window
+    id, capacity, kept places, in the order a booking tries them). A read: nothing is locked."""
+    rows = _rows_at(planned, slot)
+    missing = [entry for entry in planned if entry[0] not in rows]
+    if missing:
+        for window_id, capacity, kept in missing:
+            _create_row(hall_id, window_id, slot, capacity, kept)
+        rows = _rows_at(planned, slot)
+    return rows
+
+
+def _create_row(hall_id: int, window_id: int, slot: SlotTime, capacity: int, kept: KeptPlaces) -> None:
+    """The window's row at ``slot`` with nothing taken yet, unless a concurrent request created it first."""
+    insert_ignoring_conflict(
+        Slot,
+        hall_id=hall_id,
+        window_id=window_id,
+        day=slot.day,
+        start=slot.start,
+        end=slot.end,
+        capacity=capacity,
+        booked=0,
+        held=0,
+        reserve_walk_in=kept.walk_in,
+        reserve_elderly=kept.elderly,
+        reserve_green=kept.green,
+    )
+
+
+def _showing(rows: dict[int, tuple[int, int, int, int]], planned: list, kinds: list[PlaceKind]) -> list[tuple[int, PlaceKind]]:
+    """(row id, kind) pairs that showed a place, in the order to try them: kinds first, then windows."""
+    position = {PlaceKind.FREE: 1, PlaceKind.ELDERLY: 2, PlaceKind.GREEN: 3}
+    return [
+        (rows[window_id][0], kind)
+        for kind in kinds
+        for window_id, *_ in planned
+        if window_id in rows and rows[window_id][position[kind]] > 0
+    ]
+
+
+def shows_a_place(rows: dict[int, tuple[int, int, int, int]], planned: list, kinds: list[PlaceKind]) -> bool:
+    return bool(_showing(rows, planned, kinds))
+
+
+def take_shown_place(rows: dict[int, tuple[int, int, int, int]], planned: list, kinds: list[PlaceKind]) -> int | None:
+    """Take one place with a conditional UPDATE on a row that showed one of the first possible kind;
+    the id of that row, or None when every such row was taken meanwhile.
+
+    Only rows that showed a place are tried, so a full slot costs no UPDATE and no lock. On PostgreSQL
+    the rows about to be tried are locked in id order first — an UPDATE whose re-check fails after
+    waiting keeps its row lock, so trying rows in preference order without that could deadlock with a
+    reschedule or a citizen trying kept places first. Called last before the booking row and the
+    commit, so those locks are held only that long."""
+    shown = _showing(rows, planned, kinds)
+    lock_in_order(slot_id for slot_id, _ in shown)
+    for slot_id, kind in shown:
+        if take_place(slot_id, kind):
+            return slot_id
+    return None
+
+
+def _rows_at(planned: list[tuple[int, int, KeptPlaces]], slot: SlotTime) -> dict[int, tuple[int, int, int, int]]:
+    """window id → (row id, free places, kept for the elderly, kept for green channel) at ``slot``."""
+    statement = select(Slot.window_id, Slot.id, Slot.capacity - UNTAKEN, Slot.reserve_elderly, Slot.reserve_green).where(
+        Slot.window_id.in_([window_id for window_id, *_ in planned]), Slot.start == slot.start
+    )
+    return {window_id: (slot_id, free, elderly, green) for window_id, slot_id, free, elderly, green in db.session.execute(statement)}
 
 
 def take_held_place(slot_id: int) -> bool:
