@@ -4,7 +4,7 @@ notices, tickets. Citizens' tokens are refused on every route (403 ``staff_only`
 from __future__ import annotations
 
 from flask import jsonify
-from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
+from flask_jwt_extended import get_jwt_identity
 from flask_smorest import Blueprint
 
 from hotline import lookup, notices, oversight, service, verification
@@ -27,7 +27,7 @@ from hotline.schemas import (
     VerificationRequest,
 )
 from mobile_api.access import current_staff, principal_id, requires
-from mobile_api.extensions import client_ip, limiter
+from mobile_api.extensions import client_ip, limiter, verify_token_once
 from mobile_api.idempotency import idempotent
 from mobile_api.roles import HOTLINE_OPERATOR
 from mobile_api.settings import setting
@@ -40,14 +40,14 @@ OPERATORS = [HOTLINE_OPERATOR]
 
 def operator_key() -> str:
     """Rate-limit key: the operator (each operator has their own allowance), else the address."""
-    verify_jwt_in_request(optional=True)
+    verify_token_once(optional=True)
     identity = get_jwt_identity()
     return f"operator:{identity}" if identity else f"ip:{client_ip()}"
 
 
 def operator_lookup_limit() -> str:
     """The per-operator look-up rate; stricter while a flag about this operator awaits review."""
-    verify_jwt_in_request(optional=True)
+    verify_token_once(optional=True)
     identity = get_jwt_identity()
     if identity and identity.startswith("s:") and oversight.has_open_flag(int(principal_id({"sub": identity}))):
         return setting("HOTLINE_LOOKUP_LIMIT_FLAGGED")

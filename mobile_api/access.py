@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from flask import g
-from flask_jwt_extended import get_current_user, get_jwt, verify_jwt_in_request
+from flask_jwt_extended import get_current_user, get_jwt
 
 from mobile_api.errors import Problem
+from mobile_api.extensions import verify_token_once
 from mobile_api.roles import ADMIN
 
 # Token kinds (the ``kind`` claim) and the subject prefixes that go with them.
@@ -58,7 +59,7 @@ def requires(*, level: int | None = None, roles: Iterable[str] | None = None) ->
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            verify_jwt_in_request()
+            verify_token_once()
             kind = get_jwt().get("kind")
             if level is not None:
                 g.current_account = _citizen_with_level(kind, level)

@@ -70,7 +70,14 @@ def load_config(overrides: dict | None = None) -> dict:
         "TESTING": False,
         "SECRET_KEY": _env("SECRET_KEY", DEV_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # A request may hold two connections (its session's, and the Idempotency-Key claim's own): the
+        # pool keeps enough for gunicorn's 8 threads, so connections are reused instead of opened and
+        # closed per request (a new PostgreSQL connection forks a backend process).
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_pre_ping": True,
+            "pool_size": _int("DB_POOL_SIZE", 16),
+            "max_overflow": _int("DB_MAX_OVERFLOW", 16),
+        },
         "REDIS_URL": redis_url,
         "CELERY_BROKER_URL": broker_url,
         # Celery task results are not used for control flow (state lives in the database).

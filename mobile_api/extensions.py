@@ -31,11 +31,30 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
+def verify_token_once(optional: bool = False) -> None:
+    """flask-jwt-extended's ``verify_jwt_in_request``, at most once per request with a token: the rate
+    limiter's key, the Idempotency-Key owner and ``@requires`` all ask, and each check decodes the token
+    and looks up revocation and the principal again. The mark is kept on the request itself (an app
+    context, and its ``g``, can outlive one request); an optional check that found no token leaves no
+    mark, so a later required check still runs and answers 401."""
+    from flask import g, request
+    from flask_jwt_extended import verify_jwt_in_request
+
+    if request.environ.get(_VERIFIED) and getattr(g, "_jwt_extended_jwt", None):
+        return
+    verify_jwt_in_request(optional=optional)
+    if getattr(g, "_jwt_extended_jwt", None):
+        request.environ[_VERIFIED] = True
+
+
+_VERIFIED = "mobile_api.token_verified"
+
+
 def principal_or_ip() -> str:
     """Rate-limit key: the signed-in principal when there is one, else the client address."""
-    from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
+    from flask_jwt_extended import get_jwt_identity
 
-    verify_jwt_in_request(optional=True)
+    verify_token_once(optional=True)
     return get_jwt_identity() or client_ip()
 
 

@@ -19,21 +19,22 @@ import re
 from collections.abc import Callable
 
 from flask import Response, current_app, request
-from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
-from sqlalchemy import delete, select
+from flask_jwt_extended import get_jwt_identity
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mobile_api.errors import Problem
-from mobile_api.extensions import client_ip, db
+from mobile_api.extensions import client_ip, db, verify_token_once
 from mobile_api.models import IdempotencyRecord
 from mobile_api.openapi import mark_idempotent
+from mobile_api.timeutil import utcnow
 
 HEADER = "Idempotency-Key"
 _VALID_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 def _owner() -> str:
-    verify_jwt_in_request(optional=True)
+    verify_token_once(optional=True)
     identity = get_jwt_identity()
     return str(identity) if identity else f"ip:{client_ip()}"
 
@@ -54,13 +55,10 @@ def idempotent(view: Callable) -> Callable:
         if not _VALID_KEY.fullmatch(key):
             raise Problem(400, "idempotency_key_invalid", "Idempotency-Key 应为不超过128个可见ASCII字符")
         owner, fingerprint = _owner(), _fingerprint()
-        record = IdempotencyRecord(owner=owner, key=key, fingerprint=fingerprint)
-        db.session.add(record)
         try:
-            db.session.commit()  # the claim: committed before the view runs (see the module docstring)
+            record_id = _claim(owner, key, fingerprint)  # committed before the view runs (see the module docstring)
         except IntegrityError:
-            db.session.rollback()  # someone holds the key: end the failed claim, then answer from their record
-            return _replay(owner, key, fingerprint)
+            return _replay(owner, key, fingerprint)  # someone holds the key: answer from their record
         try:
             response = view(*args, **kwargs)
             response = _to_response(response)
@@ -68,10 +66,12 @@ def idempotent(view: Callable) -> Callable:
             _release(owner, key)
             raise
         if 200 <= response.status_code < 300:
-            stored = db.session.get(IdempotencyRecord, record.id)
-            if stored is not None:
-                stored.status_code, stored.body = response.status_code, response.get_data(as_text=True)
-                db.session.commit()  # the answer, in its own transaction after the view's has ended
+            with db.engine.begin() as connection:  # the answer, in its own transaction after the view's has ended
+                connection.execute(
+                    update(IdempotencyRecord.__table__)
+                    .where(IdempotencyRecord.__table__.c.id == record_id)
+                    .values(status_code=response.status_code, body=response.get_data(as_text=True))
+                )
         else:
             _release(owner, key)
         return response
@@ -85,11 +85,22 @@ def _to_response(result) -> Response:
     return current_app.make_response(result)
 
 
+def _claim(owner: str, key: str, fingerprint: str) -> int:
+    """Insert the claim on a connection of its own and commit it: the request's session is left alone
+    (its loaded objects, the signed-in account among them, are not expired by a commit)."""
+    table = IdempotencyRecord.__table__
+    with db.engine.begin() as connection:
+        return connection.execute(
+            insert(table).values(owner=owner, key=key, fingerprint=fingerprint, created_at=utcnow()).returning(table.c.id)
+        ).scalar_one()
+
+
 def _release(owner: str, key: str) -> None:
     """Give the key back after a failed attempt, so the client's retry runs the view again."""
     db.session.rollback()  # whatever the failed view left unfinished is not ours to commit
-    db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.owner == owner, IdempotencyRecord.key == key))
-    db.session.commit()
+    table = IdempotencyRecord.__table__
+    with db.engine.begin() as connection:
+        connection.execute(delete(table).where(table.c.owner == owner, table.c.key == key))
 
 
 def _replay(owner: str, key: str, fingerprint: str) -> Response:
