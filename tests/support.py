@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 DEMO_RESIDENTS = {
@@ -103,3 +105,29 @@ def sign_in_level2(app, client) -> dict:
     response = client.post("/api/v1/me/identity", json={"name": name, "id_number": id_number}, headers=bearer(tokens["access_token"]))
     assert response.status_code == 200, response.get_json()
     return {**tokens, "name": name, "id_number": id_number}
+
+
+@contextmanager
+def counted_queries(app) -> Iterator[list[str]]:
+    """The SQL statements the app's engine runs inside the block (query-count tests: counts, not timings)."""
+    from sqlalchemy import event
+
+    from mobile_api.extensions import db
+
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    # Only this thread's statements: a display stream or worker thread left running by another test shares
+    # the engine, and its polls are not the cost of the request under test.
+    thread = threading.get_ident()
+
+    def count(_conn, _cursor, statement, *_args):
+        if threading.get_ident() == thread:
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

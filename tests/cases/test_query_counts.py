@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import date
 
-from sqlalchemy import event
-
-from mobile_api.extensions import db
 from tests.cases.conftest import accepted_case, new_case
-from tests.support import bearer
-
-
-@contextmanager
-def counted_queries(app):
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+from tests.support import bearer, counted_queries
 
 
 def test_list_endpoints_query_count_does_not_grow_with_page_size(app, client, citizen, staff):
