@@ -1,105 +1,43 @@
-"""The booking rush: 200 concurrent clients look at availability and book scarce places.
+"""The 08:00 booking rush: 200 citizens at once, half reading availability and half booking scarce places.
 
-Measured in the same run against the bare endpoint (``GET /healthz``: routing + JSON, no database)
-under the same 200 concurrent clients, so the printed ratios mean something on any machine:
+Load: wrk (a compiled generator), one thread and one connection per citizen, each with its own token.
+Two wrk processes run together: 100 connections read ``GET /api/v1/halls/<id>/availability`` and 100
+book ``POST /api/v1/appointments`` (a fresh ``Idempotency-Key`` each time, a slot among the offered
+ones) — so availability and booking latencies are measured apart. Baseline in the same run: bare
+``GET /healthz`` with 200 connections. 50 places for 200 citizens: the rush sells out, and the rest of
+the run is what a rush mostly is — refusals (409 slot_full / already_booked_item).
 
-    python bench/bench_booking.py              # embedded default: a fresh SQLite in a temp folder
+    .venv/bin/python bench/bench_booking.py [--seconds 10]
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench_appointments \\
-      REDIS_URL=redis://127.0.0.1:6379/10 python bench/bench_booking.py   # PostgreSQL (schema is reset!)
+      REDIS_URL=redis://127.0.0.1:6379/10 CELERY_BROKER_URL=redis://127.0.0.1:6379/11 \\
+      .venv/bin/python bench/bench_booking.py   # PostgreSQL (its schema is reset!)
 
-Servers: gunicorn, 3 worker processes × 8 threads on 127.0.0.1. Clients: 4 processes × 50 threads.
-Prints requests/s and p50/p99 per phase, the ratios, and the overbooking count (must be 0).
-Bounded: a few hundred requests per phase, well under 2 minutes.
+Server: gunicorn as ``scripts/run.sh`` runs it. Rate limits are raised: a closed-loop client repeats
+requests back to back, which a phone does not. Prints requests/s and p50/p99 per phase, the ratios, the
+statements per availability and per booking, the generator's CPU share, and the overbooking count from
+the database (must be 0; the script exits 1 otherwise).
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import argparse
 import os
-import random
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
-import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import Phone, Server, run_wrk, statements_per_request  # noqa: E402
+
 CLIENTS = 200
-CLIENT_PROCESSES = 4
-BARE_ROUNDS = 3  # requests per client against /healthz
 WINDOWS = 10  # places per slot
 SLOTS_OFFERED = 5  # 50 places for 200 clients: scarce
 ITEM = "330200-MZ-001"
 
 
-# --- client side (runs in spawned processes) --------------------------------------------------------
-
-
-def _client_batch(job: tuple) -> list[tuple[str, int, float]]:
-    """Threads released together; each runs its plan of requests; returns (phase, status, seconds)."""
-    import requests
-
-    plans = job
-    records: list[tuple[str, int, float]] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(len(plans))
-
-    def run(plan: list[tuple[str, str, str, dict, dict | None]]) -> None:
-        session = requests.Session()
-        barrier.wait()
-        for phase, method, url, headers, body in plan:
-            if phase == "booking":
-                continue  # sent below, with a slot picked from the availability answer
-            began = time.perf_counter()
-            try:
-                response = session.request(method, url, headers=headers, json=body, timeout=120)
-                status = response.status_code
-                payload = response.json() if response.headers.get("content-type", "").endswith("json") else {}
-            except requests.RequestException:
-                status, payload = 0, {}
-            elapsed = time.perf_counter() - began
-            with lock:
-                records.append((phase, status, elapsed))
-            if phase == "availability" and status == 200:
-                # Book a random offered slot that still shows free places (what an app would do).
-                free = [slot["start"] for day in payload["days"] for slot in day["slots"] if slot["remaining"] > 0]
-                offered = [slot["start"] for day in payload["days"] for slot in day["slots"]][:SLOTS_OFFERED]
-                choice = random.choice([start for start in free if start in offered] or offered)
-                book_url, book_headers, book_body = plan[-1][2], plan[-1][3], {**plan[-1][4], "start": choice}
-                began = time.perf_counter()
-                try:
-                    status = session.post(book_url, headers=book_headers, json=book_body, timeout=120).status_code
-                except requests.RequestException:
-                    status = 0
-                with lock:
-                    records.append(("booking", status, time.perf_counter() - began))
-
-    threads = [threading.Thread(target=run, args=(plan,)) for plan in plans]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return records
-
-
-def _rush(plans: list) -> tuple[list[tuple[str, int, float]], float]:
-    chunks = [plans[index::CLIENT_PROCESSES] for index in range(CLIENT_PROCESSES)]
-    with multiprocessing.get_context("spawn").Pool(CLIENT_PROCESSES) as pool:
-        began = time.perf_counter()
-        results = pool.map(_client_batch, chunks)
-        wall = time.perf_counter() - began
-    return [record for chunk in results for record in chunk], wall
-
-
-# --- server side -----------------------------------------------------------------------------------
-
-
-def _prepare(app) -> tuple[int, list[dict]]:
+def _prepare() -> tuple[int, list[str]]:
     """Fresh schema, calendar, catalog, one hall with WINDOWS windows, CLIENTS level-2 citizens."""
     from datetime import time as clock
 
@@ -157,48 +95,9 @@ def _prepare(app) -> tuple[int, list[dict]]:
         account = Account(phone=f"137{index:08d}", level=2)
         db.session.add(account)
         db.session.flush()
-        citizens.append({"Authorization": f"Bearer {issue_tokens(CITIZEN, account.id).access_token}"})
+        citizens.append(issue_tokens(CITIZEN, account.id).access_token)
     db.session.commit()
     return hall.id, citizens
-
-
-def _start_gunicorn(env: dict) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "3", "--threads", "8", "-b", f"127.0.0.1:{port}", "--timeout", "120", "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    import requests
-
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return process, base
-        except requests.RequestException:
-            time.sleep(0.3)
-    process.kill()
-    raise SystemExit("gunicorn did not start")
-
-
-def _stats(records: list[tuple[str, int, float]], phase: str, wall: float) -> dict:
-    latencies = sorted(seconds for name, _, seconds in records if name == phase)
-    count = len(latencies)
-    return {
-        "count": count,
-        "rps": count / wall if wall else 0.0,
-        "p50": latencies[count // 2] * 1000 if count else 0.0,
-        "p99": latencies[min(count - 1, int(count * 0.99))] * 1000 if count else 0.0,
-        "statuses": sorted({status for name, status, _ in records if name == phase}),
-        "5xx": sum(1 for name, status, _ in records if name == phase and (status >= 500 or status == 0)),
-    }
 
 
 def _overbooked() -> tuple[int, int]:
@@ -218,10 +117,30 @@ def _overbooked() -> tuple[int, int]:
     return over, sum(count for *_, count in per_slot)
 
 
+def _offered_slots(app, hall_id: int, token: str) -> list[str]:
+    """The first released slots (what the bookers aim at), read once before the rush."""
+    answer = app.test_client().get(
+        f"/api/v1/halls/{hall_id}/availability", query_string={"item_code": ITEM}, headers={"Authorization": f"Bearer {token}"}
+    )
+    starts = [slot["start"] for day in answer.get_json()["days"] if day["released"] for slot in day["slots"] if slot["remaining"] > 0]
+    return starts[:SLOTS_OFFERED]
+
+
+def _stats(result: dict) -> str:
+    return (
+        f"{result['rps']:8.1f} req/s  p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:7.1f} ms  "
+        f"statuses {dict(sorted(result['statuses'].items()))}"
+    )
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
     if not os.environ.get("DATABASE_URL"):
         os.environ["INSTANCE_PATH"] = tempfile.mkdtemp(prefix="bench-booking-")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["APPOINTMENTS_BOOKING_LIMIT"] = "1000000 per minute"
     os.environ["APPOINTMENTS_BOOKING_IP_LIMIT"] = "1000000 per minute"  # one client address for everybody here
     os.environ["APPOINTMENTS_AVAILABILITY_LIMIT"] = "1000000 per minute"
     if os.environ.get("REDIS_URL"):
@@ -232,52 +151,60 @@ def main() -> None:
 
     app = create_app()
     with app.app_context():
-        hall_id, citizens = _prepare(app)
-    process, base = _start_gunicorn({**os.environ})
+        hall_id, tokens = _prepare()
+        offered = _offered_slots(app, hall_id, tokens[0])
+    if len(offered) < SLOTS_OFFERED:
+        raise SystemExit(f"only {len(offered)} released slots to book")
+    availability = f"/api/v1/halls/{hall_id}/availability?item_code={ITEM}"
+    readers, bookers = tokens[: CLIENTS // 2], tokens[CLIENTS // 2 :]
+    # Statements, in-process, before the rush: availability twice (warm), one booking by a spare citizen.
+    spare = tokens[-1]
+    counts = statements_per_request(
+        dict(os.environ),
+        [
+            Phone("GET", availability, spare),
+            Phone("GET", availability, spare),
+            Phone("POST", "/api/v1/appointments", spare, {"hall_id": hall_id, "item_code": ITEM, "start": offered[-1]}),
+        ],
+    )
+    bookers = bookers[:-1]
+    server = Server(dict(os.environ))
     try:
-        bare_plans = [[("bare", "GET", f"{base}/healthz", {}, None)] * BARE_ROUNDS for _ in range(CLIENTS)]
-        bare_records, bare_wall = _rush(bare_plans)
-        rush_plans = [
-            [
-                ("availability", "GET", f"{base}/api/v1/halls/{hall_id}/availability?item_code={ITEM}", headers, None),
-                (
-                    "booking",
-                    "POST",
-                    f"{base}/api/v1/appointments",
-                    {**headers, "Idempotency-Key": uuid.uuid4().hex},
-                    {"hall_id": hall_id, "item_code": ITEM},
-                ),
-            ]
-            for headers in citizens
-        ]
-        rush_records, rush_wall = _rush(rush_plans)
+        bare, bare_share = run_wrk({"bare": [Phone("GET", "/healthz") for _ in range(CLIENTS)]}, server.url, args.seconds / 2)
+        rush, rush_share = run_wrk(
+            {
+                "availability": [Phone("GET", availability, token) for token in readers],
+                "booking": [
+                    Phone("POST", "/api/v1/appointments", token, {"hall_id": hall_id, "item_code": ITEM, "start": start})
+                    for token, start in zip(bookers, offered * len(bookers), strict=False)
+                ],
+            },
+            server.url,
+            args.seconds,
+        )
     finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
+        server.stop()
 
     with app.app_context():
         overbooked, active = _overbooked()
-    bare = _stats(bare_records, "bare", bare_wall)
-    availability = _stats(rush_records, "availability", rush_wall)
-    booking = _stats(rush_records, "booking", rush_wall)
-    rush_rps = (availability["count"] + booking["count"]) / rush_wall
+    bare = bare["bare"]
+    rush_rps = rush["availability"]["rps"] + rush["booking"]["rps"]
     backend = "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgresql") else "sqlite"
-    print(f"booking rush on {backend}: {CLIENTS} concurrent clients (4 processes), gunicorn 3 workers x 8 threads")
-    print(f"  places offered: {SLOTS_OFFERED} slots x {WINDOWS} = {SLOTS_OFFERED * WINDOWS}")
-    for name, stats in (("bare /healthz", bare), ("availability", availability), ("booking", booking)):
-        print(
-            f"  {name:14s} n={stats['count']:4d}  p50={stats['p50']:7.1f} ms  p99={stats['p99']:7.1f} ms  "
-            f"statuses={stats['statuses']}  5xx/errors={stats['5xx']}"
-        )
-    print(f"  requests/s: bare {bare['rps']:.0f}, rush (availability+booking) {rush_rps:.0f}")
-    print(f"  ratio rush/bare requests/s: {rush_rps / bare['rps']:.2f}")
-    print(f"  ratio p99 availability/bare: {availability['p99'] / bare['p99']:.1f}x")
-    print(f"  ratio p99 booking/bare:      {booking['p99'] / bare['p99']:.1f}x")
-    booked_ok = sum(1 for name, status, _ in rush_records if name == "booking" and status == 201)
-    print(f"  bookings 201: {booked_ok}, active bookings in the database: {active}, places: {SLOTS_OFFERED * WINDOWS}")
+    print(f"booking rush on {backend}: {CLIENTS} citizens, one wrk connection each; {server.description}")
+    print(f"  places offered: {SLOTS_OFFERED} slots x {WINDOWS} windows = {SLOTS_OFFERED * WINDOWS} (one taken by the statement count)")
+    print(f"  bare /healthz  {_stats(bare)}")
+    print(f"  availability   {_stats(rush['availability'])}")
+    print(f"  booking        {_stats(rush['booking'])}")
+    print(f"  ratio (availability + booking) / bare req/s: {rush_rps:.0f} / {bare['rps']:.0f} = {rush_rps / bare['rps']:.2f}")
+    print(f"  ratio p99 availability / bare p99: {rush['availability']['p99_ms'] / bare['p99_ms']:.1f}x")
+    print(f"  ratio p99 booking / bare p99:      {rush['booking']['p99_ms'] / bare['p99_ms']:.1f}x")
+    print(f"  SQL statements: availability {counts[0]} cold, {counts[1]} warm; booking {counts[2]}")
+    print(f"  wrk CPU share: bare {bare_share:.2f}, rush {rush_share:.2f} (of {os.cpu_count()} cores)")
+    print(f"  active bookings in the database: {active}, places: {SLOTS_OFFERED * WINDOWS}")
     print(f"  overbooking count: {overbooked}")
-    if overbooked or booking["5xx"] or availability["5xx"]:
-        raise SystemExit(1)
+    errors = bare["errors"] + rush["availability"]["errors"] + rush["booking"]["errors"]
+    if overbooked or errors:
+        raise SystemExit(f"overbooked {overbooked}, 5xx/socket errors {errors}")
 
 
 if __name__ == "__main__":

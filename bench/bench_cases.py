@@ -1,12 +1,14 @@
-"""Bench: ``GET /api/v1/cases/<case_no>`` against a bare authenticated endpoint, same server, same run.
+"""Bench: ``GET /api/v1/cases/<case_no>`` against a bare signed-in endpoint, same server, same run.
 
     python bench/bench_cases.py              # embedded default: a fresh SQLite database in a temp dir
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench_cases python bench/bench_cases.py
 
 The database gets 10,000 cases (1,000 citizens, four timeline events and two materials each) by bulk
-insert. The bare endpoint (``/bench/bare``) goes through the same stack — JWT check, revocation
+insert. The server is gunicorn as ``scripts/run.sh`` runs it, serving the app plus one route,
+``/bench/bare`` (``bench/bare_wsgi.py``), which goes through the same stack — token check, revocation
 check, loading the citizen — and returns ``{"ok": true}``; the ratio therefore measures what the case
-detail itself costs. ``/healthz`` (no auth, no database) is printed for reference. Only 127.0.0.1.
+detail itself costs. Load: wrk, 8 connections, each one citizen reading their own case. ``/healthz``
+(no auth, no database) is printed for reference. Only 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import os
 import random
 import sys
 import tempfile
-import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -25,38 +26,28 @@ sys.path.insert(0, str(ROOT))
 
 CASES = int(os.environ.get("BENCH_CASES", "10000"))
 CITIZENS = CASES // 10
-SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
-CLIENT_THREADS = int(os.environ.get("BENCH_THREADS", "4"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))  # per round and endpoint
 
 
 def _environment() -> None:
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["APP_ENV"] = "development"
     url = os.environ.get("BENCH_DATABASE_URL")
-    if url:
+    if url:  # PostgreSQL, with REDIS_URL / CELERY_BROKER_URL if given (as run.sh would use them)
         os.environ["DATABASE_URL"] = url
-    else:
+    else:  # the embedded default: no Redis
         os.environ.pop("DATABASE_URL", None)
         os.environ["INSTANCE_PATH"] = tempfile.mkdtemp(prefix="bench-cases-")
-    for name in ("REDIS_URL", "CELERY_BROKER_URL"):
-        os.environ.pop(name, None)
+        for name in ("REDIS_URL", "CELERY_BROKER_URL"):
+            os.environ.pop(name, None)
 
 
 def build_app():
-    from flask import jsonify
     from flask_migrate import upgrade
     from sqlalchemy import text
 
-    from mobile_api import create_app
-    from mobile_api.access import current_account, requires
+    from bench.bare_wsgi import app
     from mobile_api.extensions import db
-
-    app = create_app({"RATELIMIT_ENABLED": False})
-
-    @app.get("/bench/bare")
-    @requires(level=1)
-    def bare():
-        return jsonify(ok=True, account=current_account().id)
 
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
@@ -69,8 +60,8 @@ def build_app():
     return app
 
 
-def seed(app) -> tuple[str, str]:
-    """Bulk-insert citizens and cases; returns (access token, case number) of one citizen's case."""
+def seed(app) -> list[tuple[str, str]]:
+    """Bulk-insert citizens and cases; returns (access token, case number) of one case each of 8 citizens."""
     from sqlalchemy import insert, select
 
     from auth.models import Account
@@ -154,48 +145,14 @@ def seed(app) -> tuple[str, str]:
         ]
         db.session.execute(insert(CaseMaterial), materials)
         db.session.commit()
-        account_id = accounts[7]["id"]
-        case_no = db.session.scalar(select(Case.case_no).where(Case.account_id == account_id).limit(1))
-        token = issue_tokens(CITIZEN, account_id).access_token
+        phones = []
+        for account in accounts[:8]:
+            case_no = db.session.scalar(select(Case.case_no).where(Case.account_id == account["id"]).limit(1))
+            phones.append((issue_tokens(CITIZEN, account["id"]).access_token, case_no))
         db.session.commit()
         count = db.session.scalar(select(db.func.count()).select_from(Case))
     print(f"seeded {count} cases, {len(events)} events, {len(materials)} materials in {time.perf_counter() - started:.1f}s")
-    return token, case_no
-
-
-def serve(app) -> tuple[str, object]:
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_port}", server
-
-
-def measure(url: str, headers: dict, seconds: float) -> float:
-    import requests
-
-    done = [0] * CLIENT_THREADS
-    failures: list[int] = []
-    stop = time.perf_counter() + seconds
-
-    def worker(slot: int) -> None:
-        session = requests.Session()
-        while time.perf_counter() < stop:
-            response = session.get(url, headers=headers, timeout=10)
-            if response.status_code != 200:
-                failures.append(response.status_code)
-                return
-            done[slot] += 1
-
-    threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(CLIENT_THREADS)]
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise SystemExit(f"{url}: HTTP {failures[0]}")
-    return sum(done) / (time.perf_counter() - began)
+    return phones
 
 
 def measure_cold(app, token: str, case_no: str, requests_count: int = 300) -> tuple[float, float]:
@@ -222,33 +179,44 @@ def measure_cold(app, token: str, case_no: str, requests_count: int = 300) -> tu
 
 
 def main() -> None:
+    from bench.common import Phone, Server, run_wrk, statements_per_request
+
     _environment()
     app = build_app()
-    token, case_no = seed(app)
-    import logging
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    base, server = serve(app)
-    auth = {"Authorization": f"Bearer {token}"}
-    targets = {
-        "bare (auth only)": (f"{base}/bench/bare", auth),
-        "case detail": (f"{base}/api/v1/cases/{case_no}", auth),
-        "healthz (no auth)": (f"{base}/healthz", {}),
+    phones = seed(app)
+    token, case_no = phones[0]
+    detail, bare_phone = Phone("GET", f"/api/v1/cases/{case_no}", token), Phone("GET", "/bench/bare", token)
+    statements = statements_per_request(dict(os.environ), [detail, detail, bare_phone, bare_phone], app=app)
+    server = Server({**os.environ, "RATELIMIT_ENABLED": "0"}, app_module="bench.bare_wsgi:app")
+    groups = {
+        "bare (signed in)": [Phone("GET", "/bench/bare", token) for token, _ in phones],
+        "case detail": [Phone("GET", f"/api/v1/cases/{case_no}", token) for token, case_no in phones],
+        "healthz (no auth)": [Phone("GET", "/healthz") for _ in phones],
     }
-    for url, headers in targets.values():  # warm up: connections, caches, first-request work
-        measure(url, headers, 0.5)
-    rates = {name: 0.0 for name in targets}
-    rounds = 2
-    for _ in range(rounds):  # interleaved so drift on a shared machine hits both alike
-        for name, (url, headers) in targets.items():
-            rates[name] += measure(url, headers, SECONDS) / rounds
-    server.shutdown()
+    rounds, rates, p99, shares, errors = 2, dict.fromkeys(groups, 0.0), dict.fromkeys(groups, 0.0), [], 0
+    try:
+        for _ in range(rounds):  # interleaved so drift on a shared machine hits both alike
+            for name, group in groups.items():
+                results, share = run_wrk({name: group}, server.url, SECONDS)
+                rates[name] += results[name]["rps"] / rounds
+                p99[name] = max(p99[name], results[name]["p99_ms"])
+                errors += results[name]["errors"] + sum(n for status, n in results[name]["statuses"].items() if status != 200)
+                shares.append(share)
+    finally:
+        server.stop()
+    backend = "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgresql") else "sqlite"
+    print(f"backend={backend} cases={CASES} connections=8 (one citizen each); {server.description}")
     for name, rate in rates.items():
-        print(f"{name:>20}: {rate:8.1f} req/s")
-    print(f"ratio case detail / bare endpoint: {rates['case detail'] / rates['bare (auth only)']:.2f}  (aim >= 0.7)")
-    print(f"ratio case detail / healthz:       {rates['case detail'] / rates['healthz (no auth)']:.2f}  (reference)")
+        print(f"{name:>20}: {rate:8.1f} req/s  p99 {p99[name]:6.1f} ms")
+    print(f"ratio case detail / bare signed-in endpoint: {rates['case detail'] / rates['bare (signed in)']:.2f}  (aim >= 0.9)")
+    print(f"ratio case detail / healthz:                 {rates['case detail'] / rates['healthz (no auth)']:.2f}  (reference)")
+    print(
+        f"SQL statements: case detail {statements[1]} (warm view), bare signed-in {statements[3]}; wrk used {max(shares):.2f} CPU at most"
+    )
     bare, cold = measure_cold(app, token, case_no)
     print(f"in-process, stored view rebuilt on every read: bare {bare:.0f} req/s, case detail {cold:.0f} req/s, ratio {cold / bare:.2f}")
+    if errors:
+        raise SystemExit(f"{errors} answers were not 200")
 
 
 if __name__ == "__main__":

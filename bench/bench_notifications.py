@@ -52,6 +52,7 @@ def main() -> None:
         }
     )
     app = _fresh_app()
+    web, worker_side = _statements_per_message(app)  # before the worker starts: nobody else sends it
     log_path = TMP / "worker.log"
     worker = _start_worker(log_path, args.concurrency, args.prefetch, args.pool)
     try:
@@ -71,6 +72,37 @@ def main() -> None:
     print(f"baseline  no-op task          : {baseline:8.1f} tasks/s")
     print(f"pipeline  notify()→worker→SMS : {pipeline:8.1f} messages/s  (gateway received {received}, sent twice {twice})")
     print(f"ratio pipeline/baseline       : {pipeline / baseline:8.2f}  (aim ≥ 0.5)")
+    print(f"SQL statements per message    : {web} notify() + publish, {worker_side} in the worker's send()")
+
+
+def _statements_per_message(app) -> tuple[int, int]:
+    """One message counted in-process: notify() and its publish after commit, then the worker's send()
+    (run here, before any worker exists, against the same local gateway; the task it published finds
+    the message delivered and does nothing)."""
+    from sqlalchemy import event
+
+    from mobile_api.extensions import db
+    from notifications.service import notify, send
+
+    counts: list[list[str]] = [[], []]
+    with app.app_context():
+        engine = db.engine
+        for index, step in enumerate(("notify", "send")):
+
+            def count(_conn, _cursor, statement, *_args, into=counts[index]) -> None:
+                into.append(statement)
+
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                if step == "notify":
+                    notification_id = notify("13900000000", "notifications.sms_notice", {"content": "统计"}, dedupe_key=uuid.uuid4().hex)
+                    db.session.commit()
+                else:
+                    send(notification_id)
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+        db.session.remove()
+    return len(counts[0]), len(counts[1])
 
 
 def _fresh_app():
