@@ -94,6 +94,8 @@ DEFAULTS: dict[str, str | int | float] = {
     "NOTIFY_SMS_PER_RECIPIENT": 10,
     "NOTIFY_SMS_RATE_WINDOW_SECONDS": 3600,
     "NOTIFY_MAX_ATTEMPTS": 5,
+    # Non-urgent messages published by one commit or sweep go to a worker in batches of at most this many.
+    "NOTIFY_BATCH_SIZE": 50,
     "NOTIFY_RETRY_BASE_SECONDS": 1.0,
     # Older than this when its turn comes: failed, not sent late (urgent: sign-in codes).
     "NOTIFY_MAX_AGE_SECONDS": 24 * 3600,
@@ -136,7 +138,7 @@ def init_app(app: Flask) -> None:
     from mobile_api.extensions import api
     from mobile_api.queues import QueueNames
     from notifications.api import inbox_blp, sandbox_blp, staff_blp, webhook_blp
-    from notifications.outbox import SEND_TASK, SEND_URGENT_TASK, SWEEP_URGENT_TASK
+    from notifications.outbox import SEND_BATCH_TASK, SEND_TASK, SEND_URGENT_TASK, SWEEP_URGENT_TASK
     from notifications.outbox_metrics import outbox_metrics
     from notifications.personal_data import erase_messages, export_messages
 
@@ -147,6 +149,7 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(sandbox_blp)
     add_task_route(app, SEND_URGENT_TASK, QueueNames.URGENT)
     add_task_route(app, SEND_TASK, QueueNames.NOTIFY)
+    add_task_route(app, SEND_BATCH_TASK, QueueNames.NOTIFY)
     add_beat_job(app, "sweep-stuck-notifications", "notifications.sweep_stuck", app.config["NOTIFY_SWEEP_SECONDS"])
     register_startup_check(app, check_sms_providers)
     register_scrape_collector(app, outbox_metrics)

@@ -8,7 +8,7 @@ Each step that writes is a ``transaction()`` block of its own, committed before 
    it (never by sending again);
 2. for WeChat, one subscription consumed (also before the call: a grant allows one message);
 3. the result (``sent``/``delivered``, or a failure), committed with relaxed durability on PostgreSQL
-   (``_relaxed_durability``). The inbox copy is not written here: ``notify()`` wrote it with the row.
+   (``relaxed_durability``). The inbox copy is not written here: ``notify()`` wrote it with the row.
 
 Because those commits must really happen, ``send()`` refuses to run inside a caller's block.
 Channels, per template in order: ``inbox`` (a copy for account holders), then the first usable of
@@ -18,6 +18,7 @@ Channels, per template in order: ``inbox`` (a copy for account holders), then th
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,19 +71,42 @@ def send(notification_id: str) -> str:
         notification = load(notification_id)
         if not claimed:  # somebody else has it, it is final, or it is not due yet
             return notification.status if notification is not None else "missing"
-        try:
-            template = get_template(notification.template_code)
-        except TemplateError as exc:  # no template, so no inbox copy either
-            _finish(notification, NotificationStatus.PERMANENT_FAILURE, f"template_error: {exc}")
-            return NotificationStatus.PERMANENT_FAILURE
-        too_old = _age_limit_exceeded(notification, template, now)
-        if too_old:
-            _finish(notification, NotificationStatus.PERMANENT_FAILURE, too_old)
-            return NotificationStatus.PERMANENT_FAILURE
-        channels, skipped = _usable_push_channels(notification, template)
-        if channels[:1] == [Channel.SMS] and _deferred_by_rate_limit(notification, template):
-            return NotificationStatus.CREATED
-    return _send_claimed(notification, template, json.loads(notification.params), channels, skipped)
+        prepared = prepare_claimed(notification, now)
+    if isinstance(prepared, str):
+        return prepared
+    return send_claimed(notification, prepared)
+
+
+@dataclass
+class Prepared:
+    """A claimed message ready to go: its template, parameters and the push channels to try in order."""
+
+    template: Template
+    params: dict
+    channels: list[str]
+    skipped: list[str]
+
+    @property
+    def sms_first(self) -> bool:
+        return self.channels[:1] == [Channel.SMS]
+
+
+def prepare_claimed(notification: Notification, now: datetime, prefs: dict | None = None) -> Prepared | str:
+    """In the claim's transaction: settle a message that cannot go (no template, too old: its final
+    status; over the per-phone cap: ``created`` again), else choose its channels."""
+    try:
+        template = get_template(notification.template_code)
+    except TemplateError as exc:  # no template, so no inbox copy either
+        _finish(notification, NotificationStatus.PERMANENT_FAILURE, f"template_error: {exc}")
+        return NotificationStatus.PERMANENT_FAILURE
+    too_old = _age_limit_exceeded(notification, template, now)
+    if too_old:
+        _finish(notification, NotificationStatus.PERMANENT_FAILURE, too_old)
+        return NotificationStatus.PERMANENT_FAILURE
+    prepared = Prepared(template, json.loads(notification.params), *_usable_push_channels(notification, template, prefs))
+    if prepared.sms_first and _deferred_by_rate_limit(notification, template):
+        return NotificationStatus.CREATED
+    return prepared
 
 
 def _age_limit_exceeded(notification: Notification, template: Template, now: datetime) -> str | None:
@@ -92,8 +116,9 @@ def _age_limit_exceeded(notification: Notification, template: Template, now: dat
     return f"expired: not sent within {limit} s (age {int(age)} s)" if age > limit else None
 
 
-def _usable_push_channels(notification: Notification, template: Template) -> tuple[list[str], list[str]]:
-    prefs = get_preferences(notification.account_id) if notification.account_id else None
+def _usable_push_channels(notification: Notification, template: Template, prefs: dict | None = None) -> tuple[list[str], list[str]]:
+    if prefs is None and notification.account_id:
+        prefs = get_preferences(notification.account_id)
     usable, skipped = [], []
     for channel in template.push_channels:
         if prefs is not None and not notification.essential and not prefs[channel]:
@@ -107,7 +132,9 @@ def _usable_push_channels(notification: Notification, template: Template) -> tup
     return usable, skipped
 
 
-def _send_claimed(notification: Notification, template: Template, params: dict, channels: list[str], skipped: list[str]) -> str:
+def send_claimed(notification: Notification, prepared: Prepared) -> str:
+    """Send a claimed, prepared message by the first channel that takes it; record the result."""
+    template, params, channels, skipped = prepared.template, prepared.params, prepared.channels, prepared.skipped
     text = template.render(params)
     for position, channel in enumerate(channels):
         if channel == Channel.WECHAT:
@@ -199,12 +226,34 @@ def outgoing_sms(notification: Notification, template: Template, params: dict, t
 
 def _send_sms(notification: Notification, message: OutgoingSms) -> str:
     """Send by SMS (unless a gateway already has it) and record the result. Raises ``RetryLater``."""
+    attempt = attempt_sms(notification, message)
+    if not isinstance(attempt, SmsAccepted):
+        return attempt
+    with transaction():
+        if attempt.counts_for_health:
+            record_outcome(attempt.result.provider, ok=True)
+        return _record_sent(notification, Channel.SMS, attempt.result)
+
+
+@dataclass(frozen=True)
+class SmsAccepted:
+    """A gateway has the message (``counts_for_health``: we sent it now, rather than found it there)."""
+
+    result: SendResult
+    counts_for_health: bool
+
+
+def attempt_sms(notification: Notification, message: OutgoingSms, gateway: Any = None) -> SmsAccepted | str:
+    """Hand a claimed message to an SMS gateway (``gateway``, or the healthiest now), unless one already
+    has it; the success is not recorded (the caller records it, alone or with a batch). A failure is
+    recorded here: a rejection or the last attempt returns ``permanent_failure``; a temporary one raises
+    ``RetryLater``."""
     already_there = _already_at_a_gateway(notification, message)
     if already_there is not None:
-        return _record_sent(notification, Channel.SMS, already_there)
-    gateway = get_sms_gateway()
+        return SmsAccepted(already_there, counts_for_health=False)
+    gateway = gateway or get_sms_gateway()
     try:
-        result = gateway.send(message)
+        return SmsAccepted(gateway.send(message), counts_for_health=True)
     except ChannelError as exc:
         # Kept although the task then fails: the gateway's error count and the attempt's outcome.
         with transaction():
@@ -214,9 +263,6 @@ def _send_sms(notification: Notification, message: OutgoingSms) -> str:
         if gave_up:
             return NotificationStatus.PERMANENT_FAILURE
         raise RetryLater(notification.attempts) from exc
-    with transaction():
-        record_outcome(gateway.name, ok=True)
-        return _record_sent(notification, Channel.SMS, result)
 
 
 def _already_at_a_gateway(notification: Notification, message: OutgoingSms) -> SendResult | None:
@@ -259,14 +305,14 @@ def _record_sent(notification: Notification, channel: Channel, result: SendResul
     """Step 3: what the channel accepted (and a local adapter's sandbox row)."""
     values = {"channel": channel, "provider": result.provider, "provider_ref": result.provider_ref, "segments": result.segments}
     with transaction():
-        _relaxed_durability()
+        relaxed_durability()
         transition(notification.id, NotificationStatus.SENT, f"{channel} via {result.provider}", sent_at=utcnow(), **values)
         if result.delivered:
             transition(notification.id, NotificationStatus.DELIVERED, f"{result.provider}: accepted by the recipient's channel")
     return NotificationStatus.DELIVERED if result.delivered else NotificationStatus.SENT
 
 
-def _relaxed_durability() -> None:
+def relaxed_durability() -> None:
     """PostgreSQL: this transaction's commit need not wait for the WAL flush. Safe for the result of a
     send: if a database crash lost it, the row is still ``sending`` and the sweep settles it by asking
     the gateway (never by sending again). Claims stay fully durable."""

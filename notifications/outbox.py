@@ -36,7 +36,8 @@ from notifications.templates import Template, get_template
 log = logging.getLogger(__name__)
 
 PENDING_KEY = "notifications_to_publish"
-SEND_TASK = "notifications.send"
+SEND_TASK = "notifications.send"  # one message: retries, resends
+SEND_BATCH_TASK = "notifications.send_batch"  # what a commit or a sweep published, NOTIFY_BATCH_SIZE at most
 SEND_URGENT_TASK = "notifications.send_urgent"  # its own queue, so a sign-in code never waits behind reminders
 SWEEP_URGENT_TASK = "notifications.sweep_urgent"
 URGENT_PUBLISH_BACKOFF = (0.05, 0.2, 0.5)  # seconds between the tries of one urgent publish
@@ -162,32 +163,39 @@ def _forget_after_rollback(session: Session) -> None:
 
 
 def publish(pending: list[tuple[str, bool]]) -> int:
-    """Hand rows to the broker. An urgent row (a sign-in code) that fails is tried again at once with a
-    short backoff (a busy or restarting broker); on a failure that persists, or any non-urgent failure,
-    the rest are left to the sweeps (a dead broker must not hold the caller's request for one connection
-    timeout per message; ``sweep_urgent`` looks again within seconds)."""
-    published = []
-    for notification_id, urgent in pending:
-        if not _publish_one(notification_id, urgent):
+    """Hand rows to the broker: each urgent row (a sign-in code) as a task of its own, the others in
+    batches of ``NOTIFY_BATCH_SIZE`` (``notifications/batch.py``: one claim and one result write per
+    batch). An urgent row that fails is tried again at once with a short backoff (a busy or restarting
+    broker); on a failure that persists, or any non-urgent failure, the rest are left to the sweeps (a
+    dead broker must not hold the caller's request for one connection timeout per message;
+    ``sweep_urgent`` looks again within seconds). Returns the rows published."""
+    urgent = [notification_id for notification_id, is_urgent in pending if is_urgent]
+    others = [notification_id for notification_id, is_urgent in pending if not is_urgent]
+    size = max(1, setting("NOTIFY_BATCH_SIZE"))
+    tasks = [(SEND_URGENT_TASK, (notification_id,), [notification_id]) for notification_id in urgent]
+    tasks += [(SEND_BATCH_TASK, (others[at : at + size],), others[at : at + size]) for at in range(0, len(others), size)]
+    published: list[str] = []
+    for task_name, args, ids in tasks:
+        if not _publish_task(task_name, args, urgent=task_name == SEND_URGENT_TASK):
             log.warning("could not publish %d notification(s); the sweep will", len(pending) - len(published))
             break
-        published.append(notification_id)
+        published += ids
     if published:
         _mark_queued(published)
     return len(published)
 
 
-def _publish_one(notification_id: str, urgent: bool) -> bool:
+def _publish_task(task_name: str, args: tuple, *, urgent: bool) -> bool:
     # A signature by name: the registered task's own apply_async where the tasks are imported
     # (every app process: init_app imports them), else a plain send_task. Routed by name.
-    signature = celery.signature(SEND_URGENT_TASK if urgent else SEND_TASK, args=(notification_id,))
+    signature = celery.signature(task_name, args=args)
     delays = URGENT_PUBLISH_BACKOFF if urgent else ()
     for attempt in range(len(delays) + 1):
         try:
             signature.apply_async(retry=False)
             return True
-        except Exception as exc:  # broker down or busy: the row stays as it is and is swept later
-            log.warning("publishing %s failed (attempt %d): %s", notification_id, attempt + 1, type(exc).__name__)
+        except Exception as exc:  # broker down or busy: the rows stay as they are and are swept later
+            log.warning("publishing %s failed (attempt %d): %s", task_name, attempt + 1, type(exc).__name__)
             if attempt < len(delays):
                 sleep(delays[attempt])
     return False

@@ -77,12 +77,12 @@ def sms_gateways_by_health() -> list:
     return healthy + unhealthy
 
 
-def record_outcome(name: str, ok: bool) -> None:
-    """Count one attempt at gateway ``name`` (in the caller's transaction when there is no Redis).
+def record_outcome(name: str, ok: bool, count: int = 1) -> None:
+    """Count ``count`` attempts at gateway ``name`` (in the caller's transaction when there is no Redis).
     With a single provider there is nothing to fail over to, and nothing is counted."""
     if len(provider_names()) < 2:
         return
     window = _health_window()
-    counters.hit(f"sms:{name}:attempts", window)
+    counters.hit(f"sms:{name}:attempts", window, amount=count)
     if not ok:
-        counters.hit(f"sms:{name}:errors", window)
+        counters.hit(f"sms:{name}:errors", window, amount=count)

@@ -5,6 +5,7 @@ concern modules, by what they are about:
 
 - ``outbox.py``      ``notify()``, writing the row, publishing it after commit (forgotten on rollback);
 - ``delivery.py``    sending one message: the claim, channel choice, rate limit, the result;
+- ``batch.py``       sending a batch: one claim, each message sent, the results recorded together;
 - ``transitions.py`` the status machine every status change goes through;
 - ``receipts.py``    SMS providers' delivery receipts (generic signed ones, Alibaba/Tencent pushes);
 - ``sweep.py``       the beat job publishing stuck rows and settling abandoned sends;
@@ -14,6 +15,7 @@ concern modules, by what they are about:
 
 from __future__ import annotations
 
+from notifications.batch import BatchOutcome, send_batch
 from notifications.delivery import RetryLater, send
 from notifications.inbox import add_wechat_subscriptions, get_preferences, inbox, mark_read, update_preferences
 from notifications.outbox import PENDING_KEY, notify, publish, quiet_hours_end
@@ -22,6 +24,7 @@ from notifications.staff import counts_last_24h, resend, sandbox_messages, staff
 from notifications.sweep import sweep_stuck, sweep_urgent
 
 __all__ = [
+    "BatchOutcome",
     "PENDING_KEY",
     "RECEIPT_STATUSES",
     "RetryLater",
@@ -39,6 +42,7 @@ __all__ = [
     "resend",
     "sandbox_messages",
     "send",
+    "send_batch",
     "staff_detail",
     "staff_list",
     "sweep_stuck",

@@ -8,11 +8,12 @@ the message to be redelivered, and the sweep settles anything a dead worker left
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 from mobile_api.celery_app import celery
 from mobile_api.settings import setting
 from notifications import service
-from notifications.outbox import SEND_TASK, SEND_URGENT_TASK, SWEEP_URGENT_TASK
+from notifications.outbox import SEND_BATCH_TASK, SEND_TASK, SEND_URGENT_TASK, SWEEP_URGENT_TASK
 
 
 def backoff_seconds(attempts: int, base: float) -> float:
@@ -33,6 +34,16 @@ def _send(task, notification_id: str) -> str:
 @celery.task(name=SEND_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def send_notification(self, notification_id: str) -> str:
     return _send(self, notification_id)
+
+
+@celery.task(name=SEND_BATCH_TASK, acks_late=True, reject_on_worker_lost=True)
+def send_notification_batch(notification_ids: list[str]) -> dict[str, int]:
+    outcome = service.send_batch(notification_ids)
+    for notification_id, attempts in outcome.retry.items():  # a temporary failure: that message alone, later
+        countdown = backoff_seconds(attempts, setting("NOTIFY_RETRY_BASE_SECONDS"))
+        send_notification.apply_async((notification_id,), countdown=countdown)
+    counts = Counter(str(status) for status in outcome.statuses.values())  # the plain values, for the worker's log
+    return {**counts, "retry": len(outcome.retry)}
 
 
 @celery.task(name=SEND_URGENT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
