@@ -99,6 +99,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "JWT_ERROR_MESSAGE_KEY": "detail",
         # Key rings (mobile_api/keyring.py): "id:key,id:key" newest first; when unset, the single key is "k0".
         "JWT_SECRET_KEYS": _env("JWT_SECRET_KEYS"),
+        # Tokens this process has verified, remembered until they expire (mobile_api/verified_tokens.py); 0 turns it off.
+        "JWT_VERIFIED_CACHE_SIZE": _int("JWT_VERIFIED_CACHE_SIZE", 4096),
         # PII
         "PII_ENCRYPTION_KEY": _env("PII_ENCRYPTION_KEY", DEV_PII_ENCRYPTION_KEY),
         "PII_INDEX_KEY": _env("PII_INDEX_KEY", DEV_PII_INDEX_KEY),

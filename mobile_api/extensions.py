@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import request
-from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -11,6 +10,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 from mobile_api.openapi import ProblemApi
+from mobile_api.verified_tokens import CachingJWTManager
 
 # Stable constraint names so Alembic autogenerate and batch migrations on SQLite agree.
 NAMING_CONVENTION = {
@@ -60,6 +60,6 @@ def principal_or_ip() -> str:
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-jwt = JWTManager()
+jwt = CachingJWTManager()
 limiter = Limiter(key_func=client_ip)
 api = ProblemApi()
