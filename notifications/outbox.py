@@ -84,6 +84,15 @@ def write_outbox(*, template: Template, urgent: bool, deliver_after: datetime | 
     """Insert one outbox row (ignored when its ``dedupe_key`` exists) and, for an account holder, the
     inbox copy, in the caller's transaction."""
     notification_id, now = new_notification_id(), utcnow()
+    # No autoflush: the history rows added below stay pending and reach the database together, with the
+    # caller's next flush or commit (one INSERT for a bulk notice's rows instead of one per message).
+    with db.session.no_autoflush:
+        return _write_outbox_rows(notification_id, now, template, urgent, deliver_after, inbox, values)
+
+
+def _write_outbox_rows(
+    notification_id: str, now: datetime, template: Template, urgent: bool, deliver_after: datetime | None, inbox: bool, values: dict
+) -> str | None:
     inserted = insert_ignoring_conflict(
         Notification,
         id=notification_id,
