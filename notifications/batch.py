@@ -2,7 +2,9 @@
 record the results together.
 
 ``notifications.send_batch`` carries the ids that one committed transaction (or one sweep) published,
-at most ``NOTIFY_BATCH_SIZE`` of them. Whatever the batch's size, the database sees:
+at most ``NOTIFY_BATCH_SIZE`` of them; the task fills the batch up to that size with the oldest other
+messages queued for a first try (``_waiting``), so messages written one per request go out in batches
+too when they arrive faster than they are sent. Whatever the batch's size, the database sees:
 
 1. the claim — one ``UPDATE … RETURNING`` moves every due row to ``sending`` and counts the attempt, one
    ``INSERT`` writes their history rows, one ``SELECT`` reads them and one their recipients'
@@ -26,7 +28,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import case, or_, select
 
@@ -57,15 +60,16 @@ class BatchOutcome:
     retry: dict[str, int] = field(default_factory=dict)
 
 
-def send_batch(notification_ids: Sequence[str]) -> BatchOutcome:
-    """Send every due message among ``notification_ids`` that nobody else is sending."""
+def send_batch(notification_ids: Sequence[str], top_up: int = 0) -> BatchOutcome:
+    """Send every due message among ``notification_ids`` that nobody else is sending, and up to
+    ``top_up`` more of the oldest queued ones (see ``_waiting``)."""
     if in_transaction_block():
         raise RuntimeError("send_batch() commits its claim before calling a gateway: call it outside a transaction() block")
     outcome = BatchOutcome()
     ready: list[tuple[Notification, Prepared]] = []
     now = utcnow()
     with transaction():  # step 1, the claim
-        for notification, prepared in _claim(notification_ids, now):
+        for notification, prepared in _claim(notification_ids, top_up, now):
             if isinstance(prepared, str):
                 outcome.statuses[notification.id] = prepared
             else:
@@ -90,9 +94,12 @@ def send_batch(notification_ids: Sequence[str]) -> BatchOutcome:
     return outcome
 
 
-def _claim(notification_ids: Sequence[str], now) -> list[tuple[Notification, Prepared | str]]:
+def _claim(notification_ids: Sequence[str], top_up: int, now: datetime) -> list[tuple[Notification, Prepared | str]]:
     due = or_(Notification.deliver_after.is_(None), Notification.deliver_after <= now + timedelta(seconds=1))
-    claimed = transition_many(set(notification_ids), NotificationStatus.SENDING, where=due, attempts=Notification.attempts + 1)
+    wanted = set(notification_ids)
+    if top_up > 0:
+        wanted |= _waiting(top_up, due, exclude=wanted)
+    claimed = transition_many(wanted, NotificationStatus.SENDING, where=due, attempts=Notification.attempts + 1)
     if not claimed:
         return []
     rows = db.session.scalars(
@@ -103,6 +110,31 @@ def _claim(notification_ids: Sequence[str], now) -> list[tuple[Notification, Pre
     for row in rows:  # kept as claimed: not expired (and read again one by one) when the claim commits
         db.session.expunge(row)
     return claimed_rows
+
+
+def _waiting(limit: int, due: Any, exclude: set[str]) -> set[str]:
+    """The oldest messages queued for a first try, whose own tasks are still on their way.
+
+    When each request writes one message (a booking's confirmation), each task carries one id; under
+    load the messages of many tasks wait in the broker at once, and the first task to run takes them all
+    as one batch — the tasks that follow find theirs taken and cost one statement. Only never-tried,
+    non-urgent, due rows: a retry keeps its backoff, a sign-in code its own queue. Rows other workers are
+    claiming are skipped on PostgreSQL (``SKIP LOCKED``); the claim's conditional UPDATE decides anyway.
+    """
+    statement = (
+        select(Notification.id)
+        .where(
+            Notification.status == NotificationStatus.QUEUED,
+            Notification.urgent.is_(False),
+            Notification.attempts == 0,
+            due,
+            Notification.id.not_in(list(exclude)),
+        )
+        .order_by(Notification.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return set(db.session.scalars(statement))
 
 
 def _record_accepted_sms(accepted: list[tuple[Notification, SmsAccepted]]) -> dict[str, str]:

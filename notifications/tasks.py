@@ -38,7 +38,7 @@ def send_notification(self, notification_id: str) -> str:
 
 @celery.task(name=SEND_BATCH_TASK, acks_late=True, reject_on_worker_lost=True)
 def send_notification_batch(notification_ids: list[str]) -> dict[str, int]:
-    outcome = service.send_batch(notification_ids)
+    outcome = service.send_batch(notification_ids, top_up=setting("NOTIFY_BATCH_SIZE") - len(notification_ids))
     for notification_id, attempts in outcome.retry.items():  # a temporary failure: that message alone, later
         countdown = backoff_seconds(attempts, setting("NOTIFY_RETRY_BASE_SECONDS"))
         send_notification.apply_async((notification_id,), countdown=countdown)

@@ -106,3 +106,25 @@ def test_a_batch_mixes_channels_and_skips_what_is_not_due(app, app_context, http
         event.detail for event in db.session.scalars(select(NotificationEvent).where(NotificationEvent.notification_id == to_citizen))
     ]
     assert _row(later).status == "queued" and alpha.posts[already] == 1 and not alpha.posts[later]
+
+
+def test_a_task_takes_the_oldest_waiting_messages_with_its_own(app, app_context, http_channels):
+    """One message per request, one task each: the first task to run sends those waiting too, never a
+    retry before its backoff; the tasks that follow find theirs taken."""
+    from sqlalchemy import update
+
+    alpha, _, _ = http_channels
+    ids = [_notify_sms(f"逐条通知{n}") for n in range(6)]  # one transaction each, as one per request
+    retried = _notify_sms("重试中")
+    db.session.execute(update(Notification).where(Notification.id == retried).values(attempts=1, last_error="timeout"))
+    db.session.commit()
+    waiting = db.session.scalar(
+        select(func.count()).where(Notification.status == "queued", Notification.attempts == 0, Notification.urgent.is_(False))
+    )
+    outcome = service.send_batch([ids[-1]], top_up=waiting)
+    assert set(ids) <= set(outcome.statuses) and retried not in outcome.statuses
+    assert all(outcome.statuses[notification_id] == "sent" for notification_id in ids)
+    for notification_id in ids[:-1]:  # their own tasks arrive later
+        assert service.send_batch([notification_id], top_up=waiting).statuses.get(notification_id) is None
+    assert all(alpha.posts[notification_id] == 1 for notification_id in ids) and not alpha.posts[retried]
+    assert _row(retried).status == "queued"
