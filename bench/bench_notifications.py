@@ -1,7 +1,7 @@
 """Benchmark: messages/s end-to-end through ``notify()`` → broker → worker → local HTTP SMS gateway,
 against a no-op task through the same broker and the same worker, measured in the same run.
 
-    python bench/bench_notifications.py [--messages 300] [--concurrency 2] [--per-transaction 50]
+    python bench/bench_notifications.py [--messages 300] [--concurrency 2] [--per-transaction 50] [--writers 1] [--drain]
 
 Embedded default (fresh SQLite database + SQLite broker in a temporary folder) unless DATABASE_URL /
 CELERY_BROKER_URL / REDIS_URL are set (then PostgreSQL / Redis; use your own database and Redis DBs:
@@ -9,18 +9,22 @@ the schema is recreated). Everything runs on 127.0.0.1. The baseline is one no-o
 counted by the worker's "succeeded" log lines; the pipeline is done when the database has every
 message ``sent`` by the gateway (the worker sends them in batches: ``notifications/batch.py``).
 ``--per-transaction`` is how many messages one committed transaction writes (50: a bulk notice;
-1: every message its own request and its own batch of one). Prints both rates and their ratio.
+1: every message its own request — then give it ``--writers 8``, as eight requests at once, or the one
+writing thread is what is measured). ``--drain`` stops the worker while both queues fill and times the
+drain from its resumption: the worker side alone, for either. Prints both rates and their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +47,8 @@ def main() -> None:
     parser.add_argument("--pool", default="prefork", choices=("prefork", "threads"), help="worker pool")
     parser.add_argument("--timeout", type=float, default=100.0, help="give up after this many seconds per workload")
     parser.add_argument("--per-transaction", type=int, default=50, help="messages written by one committed transaction")
+    parser.add_argument("--writers", type=int, default=1, help="threads writing messages at once (as concurrent web requests)")
+    parser.add_argument("--drain", action="store_true", help="stop the worker while publishing; measure the drain (the worker side alone)")
     args = parser.parse_args()
 
     gateway = FakeSmsGateway("bench", GATEWAY_KEY)
@@ -62,8 +68,11 @@ def main() -> None:
     worker = _start_worker(log_path, args.concurrency, args.prefetch, args.pool)
     try:
         _warm_up(app, log_path, gateway)
-        baseline = _run("no-op task", args.messages, args.timeout, _succeeded_counter(log_path, "notifications.noop"), _publish_noops)
-        pipeline = _run("notify() → SMS gateway", args.messages, args.timeout, _sent_counter(app), _notify_batch(app, args.per_transaction))
+        paused = worker.pid if args.drain else None
+        noops = _succeeded_counter(log_path, "notifications.noop")
+        baseline = _run("no-op task", args.messages, args.timeout, noops, _publish_noops, paused)
+        writes = _notify_batch(app, args.per_transaction, args.writers)
+        pipeline = _run("notify() → SMS gateway", args.messages, args.timeout, _sent_counter(app), writes, paused)
         received = sum(1 for count in gateway.posts.values() if count)
         twice = len(gateway.sent_twice())
     finally:
@@ -73,7 +82,7 @@ def main() -> None:
     print(
         f"broker: {app.config['CELERY_BROKER_URL'].split('://')[0]}, database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}, "
         f"worker pool {args.pool}, concurrency {args.concurrency}, prefetch {args.prefetch}, {args.messages} messages each, "
-        f"{args.per_transaction} per transaction"
+        f"{args.per_transaction} per transaction, {args.writers} writer thread(s){', drain' if args.drain else ''}"
     )
     print(f"baseline  no-op task          : {baseline:8.1f} tasks/s")
     print(f"pipeline  notify()→worker→SMS : {pipeline:8.1f} messages/s  (gateway received {received}, sent twice {twice})")
@@ -231,32 +240,49 @@ def _publish_noops(count: int) -> None:
         noop.apply_async((n,), queue=QueueNames.NOTIFY)
 
 
-def _notify_batch(app, batch: int):
-    def publish(count: int) -> None:
+def _notify_batch(app, batch: int, threads: int = 1):
+    """Write ``count`` messages, ``batch`` per committed transaction, from ``threads`` threads at once (as
+    many web requests would)."""
+
+    def write(numbers: range) -> None:
         from mobile_api.extensions import db
         from notifications.service import notify
 
         with app.app_context():
-            for start in range(0, count, batch):
-                for n in range(start, min(count, start + batch)):
+            for start in range(numbers.start, numbers.stop, batch):
+                for n in range(start, min(numbers.stop, start + batch)):
                     notify(
                         f"139{n:08d}", "notifications.sms_notice", {"content": f"您的证照已寄出{n}"}, dedupe_key=f"bench:{uuid.uuid4().hex}"
                     )
                 db.session.commit()  # one domain transaction per batch; published after commit
             db.session.remove()
 
+    def publish(count: int) -> None:
+        share = -(-count // threads)
+        parts = [range(at, min(count, at + share)) for at in range(0, count, share)]
+        with ThreadPoolExecutor(len(parts)) as pool:
+            list(pool.map(write, parts))
+
     return publish
 
 
-def _run(label: str, count: int, timeout: float, done, publish) -> float:
+def _run(label: str, count: int, timeout: float, done, publish, paused_worker: int | None = None) -> float:
+    """Publish ``count`` and wait until ``done()`` has grown by ``count``; the rate from the start. With
+    ``paused_worker`` (a process group), the worker is stopped while the queue fills and the rate is the
+    drain from when it resumes: the worker side alone."""
     before = done()
+    if paused_worker:
+        os.killpg(paused_worker, signal.SIGSTOP)
     started = time.monotonic()
     publish(count)
     published = time.monotonic() - started
+    if paused_worker:
+        started = time.monotonic()
+        os.killpg(paused_worker, signal.SIGCONT)
     while done() - before < count:
         if time.monotonic() - started > timeout:
             raise SystemExit(f"{label}: only {done() - before}/{count} done after {timeout} s")
-        time.sleep(0.05)
+        time.sleep(0.02)
     elapsed = time.monotonic() - started
     print(f"{label}: {count} in {elapsed:.2f} s (publishing took {published:.2f} s)", flush=True)
     return count / elapsed
