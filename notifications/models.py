@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mobile_api.extensions import db
@@ -72,6 +72,15 @@ class Notification(db.Model):
     """One message to one person, written in the caller's transaction (transactional outbox)."""
 
     __tablename__ = "notifications"
+    # The messages waiting for a first try, oldest first (notifications.batch tops batches up from it).
+    __table_args__ = (
+        Index(
+            "ix_notifications_queued_created_at",
+            "created_at",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_notification_id)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
